@@ -1,0 +1,130 @@
+//! `kms-alerts`: render KMS alert events locally, or publish them to the configured targets.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use kms_alerts_core::{parse_labelled, render, Format};
+
+const USAGE: &str = "\
+usage:
+  kms-alerts render [--format text|markdown|json] FILE...   print one alert per event (FILE `-` is stdin)
+  kms-alerts publish FILE...                                send to the targets in KMS_ALERTS_TARGETS (default: stdout)
+  kms-alerts --help | --version
+
+Inputs: any AWS KMS EventBridge event, CloudTrail KMS call, Alibaba Cloud KMS CloudMonitor
+event (raw or CloudEvents, single or array), CloudMonitor alarm callback (JSON or form),
+or SQS/SNS Lambda records of those. Exit status: 0 all rendered, 1 some input was bad, 2 usage.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("render") => render_cmd(&args[1..]),
+        Some("publish") => publish::run(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some("-V" | "--version") => {
+            println!("kms-alerts {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some(other) => usage_error(&format!("unknown command {other:?}")),
+        None => usage_error("missing command"),
+    }
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("kms-alerts: {msg}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+/// Reads a file argument (`-` is stdin) with its label for messages.
+pub(crate) fn read_input(path: &str) -> Result<(String, Vec<u8>), String> {
+    if path == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("stdin: {e}"))?;
+        Ok(("stdin".to_string(), buf))
+    } else {
+        std::fs::read(path).map(|b| (path.to_string(), b)).map_err(|e| format!("{path}: {e}"))
+    }
+}
+
+/// Splits `[--format F] FILE...`.
+fn parse_render_args(args: &[String]) -> Result<(Format, Vec<String>), String> {
+    let mut format = Format::Text;
+    let mut files = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--format" || a == "-f" {
+            let v = it.next().ok_or("--format needs a value: text, markdown or json")?;
+            format = v.parse()?;
+        } else if let Some(v) = a.strip_prefix("--format=") {
+            format = v.parse()?;
+        } else if a.starts_with('-') && a != "-" {
+            return Err(format!("unknown option {a:?}"));
+        } else {
+            files.push(a.clone());
+        }
+    }
+    if files.is_empty() {
+        return Err("no input: give one or more files, or - for stdin".to_string());
+    }
+    Ok((format, files))
+}
+
+fn render_cmd(args: &[String]) -> ExitCode {
+    let (format, files) = match parse_render_args(args) {
+        Ok(x) => x,
+        Err(e) => return usage_error(&e),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failed = false;
+    let mut first = true;
+    for path in &files {
+        let records = match read_input(path).and_then(|(label, bytes)| parse_labelled(&bytes, &label).map_err(|e| e.to_string())) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("kms-alerts: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        for record in records {
+            match record.result {
+                Ok(alert) => {
+                    let mut s = render(&alert, format);
+                    if format == Format::Json {
+                        s.push('\n');
+                    } else if !first {
+                        s.insert_str(0, "\n----\n\n");
+                    }
+                    first = false;
+                    if out.write_all(s.as_bytes()).is_err() {
+                        return ExitCode::from(1);
+                    }
+                }
+                Err(e) => {
+                    eprintln!("kms-alerts: {path}: {e}");
+                    failed = true;
+                }
+            }
+        }
+    }
+    let _ = out.flush();
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+mod publish {
+    use std::process::ExitCode;
+
+    /// Placeholder until the notify crate lands.
+    pub fn run(_args: &[String]) -> ExitCode {
+        eprintln!("kms-alerts: publish is not available in this build");
+        ExitCode::from(2)
+    }
+}

@@ -1,0 +1,53 @@
+//! Parse + normalize + render throughput over the sample events.
+//! `cargo bench -p kms-alerts-core --bench pipeline`; figures are events per second per core.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use kms_alerts_core::{parse, render, Format};
+
+fn samples() -> Vec<(String, Vec<u8>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    let mut out = Vec::new();
+    for cloud in ["aws", "alibaba"] {
+        for entry in std::fs::read_dir(root.join(cloud)).unwrap() {
+            let path = entry.unwrap().path();
+            out.push((path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn pipeline(input: &[u8], format: Format) -> usize {
+    let mut n = 0;
+    for record in parse(input).unwrap() {
+        let alert = record.result.unwrap();
+        n += render(&alert, format).len();
+    }
+    n
+}
+
+fn bench(c: &mut Criterion) {
+    let all = samples();
+    let mut g = c.benchmark_group("pipeline");
+    let events: usize = all.iter().map(|(_, b)| parse(b).unwrap().len()).sum();
+    let bytes: usize = all.iter().map(|(_, b)| b.len()).sum();
+    g.throughput(Throughput::Elements(events as u64));
+    for (name, format) in [("all-samples/text", Format::Text), ("all-samples/markdown", Format::Markdown), ("all-samples/json", Format::Json)] {
+        g.bench_function(name, |b| b.iter(|| all.iter().map(|(_, s)| pipeline(black_box(s), format)).sum::<usize>()));
+    }
+    eprintln!("{events} events, {bytes} bytes, {} bytes/event on average", bytes / events);
+
+    // A typical ~1 KB event: the documented secret rotation failure.
+    let one_kb = &all.iter().find(|(n, _)| n == "secret-rotation-failure.json").unwrap().1;
+    g.throughput(Throughput::Elements(1));
+    g.bench_function(format!("1kb-event/{}B/text", one_kb.len()), |b| b.iter(|| pipeline(black_box(one_kb), Format::Text)));
+    g.bench_function(format!("1kb-event/{}B/parse-only", one_kb.len()), |b| b.iter(|| parse(black_box(one_kb)).unwrap().len()));
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(std::time::Duration::from_secs(1)).measurement_time(std::time::Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);

@@ -1,0 +1,146 @@
+//! The builder every source normalizer fills in; `finish` derives the shared fields
+//! (family, severity default, title, dedup key) the same way for every source.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::alert::{Alert, Cloud, Fact, Family, Kind, Severity};
+use crate::text::one_line;
+
+/// Longest resource name kept in a title.
+const TITLE_NAME_MAX: usize = 80;
+
+#[derive(Debug)]
+pub(crate) struct Draft {
+    pub kind: Kind,
+    pub cloud: Cloud,
+    pub severity: Option<Severity>,
+    pub family: Option<Family>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub resource: Option<String>,
+    pub resource_name: Option<String>,
+    pub occurred_at: Option<String>,
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    /// Replaces `"{headline}: {resource_name}"` as the title.
+    pub title: Option<String>,
+    pub summary: String,
+    pub facts: Vec<Fact>,
+    pub console_url: Option<String>,
+    /// What tells two distinct occurrences apart for deduplication; `None` uses the event id.
+    pub dedup_discriminator: Option<String>,
+}
+
+impl Draft {
+    pub fn new(kind: Kind, cloud: Cloud) -> Self {
+        Draft {
+            kind,
+            cloud,
+            severity: None,
+            family: None,
+            account: None,
+            region: None,
+            resource: None,
+            resource_name: None,
+            occurred_at: None,
+            event_id: None,
+            event_type: None,
+            title: None,
+            summary: String::new(),
+            facts: Vec::new(),
+            console_url: None,
+            dedup_discriminator: None,
+        }
+    }
+
+    /// Adds a fact when the value is present.
+    pub fn fact(&mut self, label: &str, value: Option<impl Into<String>>) {
+        if let Some(value) = value {
+            self.facts.push(Fact { label: label.to_string(), value: value.into() });
+        }
+    }
+
+    /// Fills region and account from an ARN where they are still unknown.
+    pub fn fill_from_arn(&mut self, arn: Option<&str>) {
+        if let Some((region, account, _)) = arn.and_then(crate::fields::arn_parts) {
+            if self.region.is_none() {
+                self.region = region.map(str::to_string);
+            }
+            if self.account.is_none() {
+                self.account = account.map(str::to_string);
+            }
+        }
+    }
+
+    pub fn finish(self, raw: Value) -> Alert {
+        let severity = self.severity.unwrap_or_else(|| self.kind.default_severity());
+        let family = self.family.unwrap_or_else(|| self.kind.family());
+        let title = match self.title {
+            Some(t) => one_line(&t, 160),
+            None => match self.resource_name.as_deref().or(self.resource.as_deref()) {
+                Some(name) => format!("{}: {}", self.kind.headline(), one_line(name, TITLE_NAME_MAX)),
+                None => self.kind.headline().to_string(),
+            },
+        };
+        let dedup_key = dedup_key(
+            self.cloud,
+            self.kind,
+            self.resource.as_deref().or(self.resource_name.as_deref()),
+            self.dedup_discriminator.as_deref().or(self.event_id.as_deref()).or(self.occurred_at.as_deref()),
+            &raw,
+        );
+        Alert {
+            kind: self.kind,
+            family,
+            severity,
+            cloud: self.cloud,
+            account: self.account,
+            region: self.region,
+            resource: self.resource,
+            resource_name: self.resource_name,
+            occurred_at: self.occurred_at,
+            title,
+            summary: self.summary,
+            facts: self.facts,
+            console_url: self.console_url,
+            dedup_key,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            raw,
+        }
+    }
+}
+
+/// `cloud:kind:` and 24 hex digits of SHA-256 over what identifies the occurrence. Deletions of
+/// a resource happen once, so they dedup on the resource alone (AWS documents that `KMS CMK
+/// Deletion` can arrive several times with different ids). Without a discriminator the whole
+/// raw event is hashed, so byte-identical redeliveries still collapse.
+fn dedup_key(cloud: Cloud, kind: Kind, resource: Option<&str>, discriminator: Option<&str>, raw: &Value) -> String {
+    let mut h = Sha256::new();
+    h.update(cloud.as_str());
+    h.update([0]);
+    h.update(kind.as_str());
+    h.update([0]);
+    h.update(resource.unwrap_or(""));
+    h.update([0]);
+    let once_per_resource = matches!(kind, Kind::KeyDeleted | Kind::SecretDeleted) && resource.is_some();
+    if !once_per_resource {
+        match discriminator {
+            Some(d) => h.update(d),
+            None => h.update(raw.to_string()),
+        }
+    }
+    let digest = h.finalize();
+    let mut out = String::with_capacity(64);
+    out.push_str(cloud.as_str());
+    out.push(':');
+    out.push_str(kind.as_str());
+    out.push(':');
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in &digest[..12] {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
+}

@@ -1,0 +1,44 @@
+//! Errors for input that cannot become an alert.
+
+use std::fmt;
+
+/// Why an input (or one record of a batch) could not be read. Always names what was being read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Nothing but whitespace.
+    Empty { what: String },
+    /// Not JSON (nor a form-encoded CloudMonitor alarm callback); says where it broke.
+    InvalidJson { what: String, line: usize, column: usize, message: String },
+    /// An envelope field that must hold something specific does not.
+    InvalidField { what: String, field: String, message: String },
+}
+
+impl ParseError {
+    pub(crate) fn json(what: impl Into<String>, err: &serde_json::Error) -> Self {
+        let message = err.to_string();
+        // serde_json appends " at line L column C"; we report those separately.
+        let message = match message.rfind(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        ParseError::InvalidJson { what: what.into(), line: err.line(), column: err.column(), message }
+    }
+
+    pub(crate) fn field(what: impl Into<String>, field: &str, message: impl Into<String>) -> Self {
+        ParseError::InvalidField { what: what.into(), field: field.to_string(), message: message.into() }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Empty { what } => write!(f, "{what}: empty input, expected a JSON event"),
+            ParseError::InvalidJson { what, line, column, message } => {
+                write!(f, "{what}: invalid JSON at line {line}, column {column}: {message}")
+            }
+            ParseError::InvalidField { what, field, message } => write!(f, "{what}: field `{field}` {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}

@@ -1,0 +1,222 @@
+//! Lenient field access over `serde_json::Value`: key-case and separator drift, numbers as
+//! strings, empty strings as missing, several time formats.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use serde_json::{Map, Value};
+
+/// Looks up the first of `names` in `obj`: exactly, then ignoring ASCII case, `-` and `_`.
+pub fn field<'a>(obj: &'a Value, names: &[&str]) -> Option<&'a Value> {
+    let map = obj.as_object()?;
+    for name in names {
+        if let Some(v) = map.get(*name) {
+            if !v.is_null() {
+                return Some(v);
+            }
+        }
+    }
+    for name in names {
+        if let Some(v) = loose_get(map, name) {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn loose_get<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    map.iter().find(|(k, v)| !v.is_null() && loose_eq(k, name)).map(|(_, v)| v)
+}
+
+fn loose_eq(a: &str, b: &str) -> bool {
+    // Cheap reject: keys almost never start with a separator, so first letters must agree.
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if !x.eq_ignore_ascii_case(y) && *x != b'-' && *x != b'_' => return false,
+        _ => {}
+    }
+    let mut a = a.bytes().filter(|c| *c != b'-' && *c != b'_');
+    let mut b = b.bytes().filter(|c| *c != b'-' && *c != b'_');
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(&y) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// A scalar as text: strings trimmed (empty is `None`), numbers and booleans printed.
+pub fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => {
+            let t = s.trim();
+            (!t.is_empty()).then(|| t.to_string())
+        }
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The first of `names` in `obj` as text (see [`scalar_text`]).
+pub fn text(obj: &Value, names: &[&str]) -> Option<String> {
+    field(obj, names).and_then(scalar_text)
+}
+
+/// The first of `names` in `obj` as a number, accepting numeric strings (`"180"`, `" 92.5 "`).
+pub fn number(obj: &Value, names: &[&str]) -> Option<f64> {
+    match field(obj, names)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        _ => None,
+    }
+}
+
+/// An object field, or a string field that holds a JSON object (some deliveries stringify `content`).
+pub fn object<'a>(obj: &'a Value, names: &[&str]) -> Option<Cow<'a, Value>> {
+    match field(obj, names)? {
+        v @ Value::Object(_) => Some(Cow::Borrowed(v)),
+        Value::String(s) if s.trim_start().starts_with('{') => {
+            serde_json::from_str::<Value>(s).ok().filter(Value::is_object).map(Cow::Owned)
+        }
+        _ => None,
+    }
+}
+
+/// Normalizes a time value to RFC 3339 UTC with second precision.
+///
+/// Accepts epoch seconds or milliseconds (number or numeric string), RFC 3339 with any offset,
+/// `2025-08-26 05:43:00` (no zone: taken as UTC), `20180816T135935.689+0800`, and CloudTrail's
+/// `Mar 15, 2024, 12:00:00 AM` (UTC).
+pub fn time(v: &Value) -> Option<String> {
+    let dt = match v {
+        Value::Number(n) => epoch(n.as_f64()?),
+        Value::String(s) => parse_time_str(s.trim()),
+        _ => None,
+    }?;
+    Some(dt.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+/// The first of `names` in `obj` that parses as a time (see [`time`]).
+pub fn time_field(obj: &Value, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| field(obj, &[n]).and_then(time))
+}
+
+fn epoch(f: f64) -> Option<DateTime<Utc>> {
+    if !f.is_finite() || f <= 0.0 {
+        return None;
+    }
+    // Anything past the year 5138 in seconds is taken as milliseconds.
+    let ms = if f >= 1.0e11 { f } else { f * 1000.0 };
+    if ms > 1.0e15 {
+        return None;
+    }
+    Utc.timestamp_millis_opt(ms as i64).single()
+}
+
+fn parse_time_str(s: &str) -> Option<DateTime<Utc>> {
+    if s.is_empty() {
+        return None;
+    }
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return epoch(s.parse().ok()?);
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    for fmt in ["%Y%m%dT%H%M%S%.f%z", "%Y%m%dT%H%M%S%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z"] {
+        if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
+            return Some(dt.with_timezone(&Utc));
+        }
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y%m%dT%H%M%S%.f",
+        "%b %d, %Y, %I:%M:%S %p",
+        "%b %e, %Y, %I:%M:%S %p",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(naive.and_utc());
+        }
+    }
+    None
+}
+
+/// Splits an ARN (`arn:aws:kms:us-west-2:1111:key/abc` or `acs:kms:cn-hangzhou:1192:key/abc`)
+/// into (region, account, resource) where present.
+pub fn arn_parts(arn: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
+    let n = match arn.split(':').next()? {
+        "arn" => 6,
+        "acs" => 5,
+        _ => return None,
+    };
+    let parts: Vec<&str> = arn.splitn(n, ':').collect();
+    if parts.len() != n || parts[n - 1].is_empty() {
+        return None;
+    }
+    Some((non_empty(parts[n - 3]), non_empty(parts[n - 2]), parts[n - 1]))
+}
+
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn field_tolerates_case_and_separator_drift() {
+        let v = json!({"RotationEntityArn": "a", "key-id": "k", "x": null, "X": "y"});
+        assert_eq!(text(&v, &["rotationEntityArn"]).as_deref(), Some("a"));
+        assert_eq!(text(&v, &["keyId"]).as_deref(), Some("k"));
+        assert_eq!(text(&v, &["x"]).as_deref(), Some("y"));
+        assert_eq!(text(&v, &["missing"]), None);
+    }
+
+    #[test]
+    fn numbers_as_strings_and_masked_values() {
+        let v = json!({"daysToExpire": "180", "qps": "***", "n": 7, "blank": "  "});
+        assert_eq!(number(&v, &["daysToExpire"]), Some(180.0));
+        assert_eq!(number(&v, &["qps"]), None);
+        assert_eq!(text(&v, &["qps"]).as_deref(), Some("***"));
+        assert_eq!(text(&v, &["n"]).as_deref(), Some("7"));
+        assert_eq!(text(&v, &["blank"]), None);
+    }
+
+    #[test]
+    fn every_time_format_normalizes_to_utc() {
+        let cases = [
+            (json!(1756106122000u64), "2025-08-25T07:15:22Z"),
+            (json!(1756106122), "2025-08-25T07:15:22Z"),
+            (json!("1756106122000"), "2025-08-25T07:15:22Z"),
+            (json!("2025-09-01T07:15:07Z"), "2025-09-01T07:15:07Z"),
+            (json!("2025-09-01T15:15:07.123+08:00"), "2025-09-01T07:15:07Z"),
+            (json!("2025-08-26 05:43:00"), "2025-08-26T05:43:00Z"),
+            (json!("20180816T135935.689+0800"), "2018-08-16T05:59:35Z"),
+            (json!("Mar 15, 2024, 12:00:00 AM"), "2024-03-15T00:00:00Z"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(time(&input).as_deref(), Some(want), "input {input}");
+        }
+        for bad in [json!("soon"), json!(-1), json!(1e300), json!(""), json!(null), json!({})] {
+            assert_eq!(time(&bad), None, "input {bad}");
+        }
+    }
+
+    #[test]
+    fn arn_parts_for_both_clouds() {
+        assert_eq!(
+            arn_parts("arn:aws:kms:us-west-2:111122223333:key/1234"),
+            Some((Some("us-west-2"), Some("111122223333"), "key/1234"))
+        );
+        assert_eq!(
+            arn_parts("acs:kms:cn-chengdu:119285********60:secret/acs/ecs/secret_rotator"),
+            Some((Some("cn-chengdu"), Some("119285********60"), "secret/acs/ecs/secret_rotator"))
+        );
+        assert_eq!(arn_parts("acs:kms:cn-hangzhou:1:key/a:b"), Some((Some("cn-hangzhou"), Some("1"), "key/a:b")));
+        assert_eq!(arn_parts("<aap_arn>"), None);
+    }
+}

@@ -1,0 +1,29 @@
+//! kms-alerts core: turns any supported KMS alert input into normalized [`Alert`]s and renders
+//! them. No I/O: bytes in, values out.
+//!
+//! Pipeline: [`sources`] unwrap envelopes (SQS/SNS records, SNS notifications, CloudEvents,
+//! arrays) and normalize each event (AWS KMS on EventBridge, CloudTrail KMS calls, Alibaba
+//! CloudMonitor system events, CloudMonitor metric alarms, anything else as `unknown`);
+//! [`render`] turns an alert into text, Markdown or JSON.
+//!
+//! ```
+//! let input = br#"{"detail-type":"KMS CMK Deletion","source":"aws.kms","region":"us-west-2",
+//!   "account":"111122223333","detail":{"key-id":"1234abcd-12ab-34cd-56ef-1234567890ab"}}"#;
+//! let records = kms_alerts_core::parse(input).unwrap();
+//! let alert = records[0].result.as_ref().unwrap();
+//! assert_eq!(alert.kind, kms_alerts_core::Kind::KeyDeleted);
+//! ```
+
+pub mod alert;
+mod draft;
+pub mod error;
+pub mod fields;
+pub mod links;
+pub mod render;
+pub mod sources;
+pub mod text;
+
+pub use alert::{Alert, Cloud, Fact, Family, Kind, Severity};
+pub use error::ParseError;
+pub use render::{render, Format};
+pub use sources::{parse, parse_labelled, parse_value, Record};

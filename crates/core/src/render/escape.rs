@@ -1,0 +1,117 @@
+//! Neutralizing event text before it goes into a message: one line, bounded, no live links,
+//! no mentions, no markup. Event text is data, never formatting.
+
+use std::borrow::Cow;
+
+use crate::text::one_line;
+
+/// Longest single value shown in a message, in characters.
+pub const VALUE_MAX: usize = 512;
+
+const ZWSP: char = '\u{200B}';
+
+/// Makes `s` inert in any chat or mail client: one line, at most `max` characters, URLs
+/// defanged (`http[:]//`, `www[.]`), `@mentions` broken with a zero-width space, and `<`
+/// (which opens Slack's `<!channel>` and `<url|text>`, and HTML tags) turned into `‹`.
+pub fn neutralize(s: &str, max: usize) -> String {
+    neutralize_cow(s, max).into_owned()
+}
+
+/// [`neutralize`] without copying text that is already inert.
+pub fn neutralize_cow(s: &str, max: usize) -> Cow<'_, str> {
+    if is_inert(s, max) {
+        return Cow::Borrowed(s);
+    }
+    let line = one_line(s, max);
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ':' if line_has_slashes(&mut chars) => out.push_str("[:]"),
+            '@' | '＠' if chars.peek().is_some_and(|n| n.is_alphanumeric() || *n == '_' || *n == '-') => {
+                out.push(c);
+                out.push(ZWSP);
+            }
+            '<' => out.push('‹'),
+            '.' if prev_word_is_www(&out) => out.push_str("[.]"),
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// True when `s` is short printable ASCII with single inner spaces and nothing to defuse:
+/// the common case, checked in one pass without allocating.
+fn is_inert(s: &str, max: usize) -> bool {
+    let b = s.as_bytes();
+    if b.len() > max || b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    let mut prev = 0u8;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'@' | b'<' => return false,
+            b':' if b[i + 1..].starts_with(b"//") => return false,
+            b'.' if i >= 3 && b[i - 3..i].eq_ignore_ascii_case(b"www") => return false,
+            b' ' if prev == b' ' => return false,
+            b' '..=b'~' => {}
+            _ => return false,
+        }
+        prev = c;
+    }
+    true
+}
+
+fn line_has_slashes(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> bool {
+    let mut look = chars.clone();
+    look.next() == Some('/') && look.next() == Some('/')
+}
+
+fn prev_word_is_www(out: &str) -> bool {
+    let bytes = out.as_bytes();
+    bytes.len() >= 3
+        && bytes[bytes.len() - 3..].eq_ignore_ascii_case(b"www")
+        && (bytes.len() == 3 || !bytes[bytes.len() - 4].is_ascii_alphanumeric())
+}
+
+/// [`neutralize`], then escapes what Markdown (CommonMark, GFM, Slack mrkdwn) would interpret.
+pub fn markdown(s: &str, max: usize) -> String {
+    let plain = neutralize_cow(s, max);
+    let mut out = String::with_capacity(plain.len() + 16);
+    for c in plain.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '~' | '|' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '&' => out.push_str("&amp;"),
+            '>' => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_mentions_and_markup_are_inert() {
+        assert_eq!(neutralize("see http://evil.example/x", 100), "see http[:]//evil.example/x");
+        assert_eq!(neutralize("visit www.evil.com now", 100), "visit www[.]evil.com now");
+        assert_eq!(neutralize("hey @all and @here", 100), "hey @\u{200B}all and @\u{200B}here");
+        assert_eq!(neutralize("<!channel> <http://x|click>", 100), "‹!channel> ‹http[:]//x|click>");
+        assert_eq!(neutralize("line1\nline2\r\n[fake]: y", 100), "line1 line2 [fake]: y");
+        assert_eq!(neutralize("a@", 10), "a@");
+        assert_eq!(neutralize("time 10:30", 100), "time 10:30");
+    }
+
+    #[test]
+    fn markdown_escapes_link_and_emphasis_syntax() {
+        assert_eq!(markdown("[link](http://evil)", 100), "\\[link\\]\\(http\\[:\\]//evil\\)");
+        assert_eq!(markdown("*bold* _it_ `code` a&b", 100), "\\*bold\\* \\_it\\_ \\`code\\` a&amp;b");
+        assert_eq!(markdown("<script>alert(1)</script>", 100), "‹script&gt;alert\\(1\\)‹/script&gt;");
+        assert_eq!(markdown("![img](x)", 100), "\\!\\[img\\]\\(x\\)");
+    }
+}

@@ -1,0 +1,119 @@
+//! Renderers: plain text (email, SMS), Markdown (chat) and JSON, plus the SNS subject line.
+//! Every piece of event text is neutralized first (see [`escape`]).
+
+pub mod escape;
+mod json;
+mod markdown;
+mod text;
+
+pub use json::{json_line, json_within};
+pub use markdown::markdown;
+pub use text::{subject, text};
+
+use crate::alert::Alert;
+
+/// Output formats of [`render`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" | "txt" | "plain" => Ok(Format::Text),
+            "markdown" | "md" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            other => Err(format!("unknown format {other:?}: expected text, markdown or json")),
+        }
+    }
+}
+
+/// Renders one alert in `format`. JSON is one line; text and Markdown end with a newline.
+pub fn render(alert: &Alert, format: Format) -> String {
+    match format {
+        Format::Text => text(alert),
+        Format::Markdown => markdown(alert),
+        Format::Json => json_line(alert),
+    }
+}
+
+/// The labelled lines every format shows after the event's own facts.
+pub(crate) fn context_facts(alert: &Alert) -> Vec<(&'static str, &str)> {
+    let mut out = Vec::with_capacity(8);
+    out.push(("Cloud", alert.cloud.display_name()));
+    let optional = [
+        ("Account", &alert.account),
+        ("Region", &alert.region),
+        ("Resource", &alert.resource),
+        ("Occurred at", &alert.occurred_at),
+        ("Event", &alert.event_type),
+        ("Event ID", &alert.event_id),
+    ];
+    out.extend(optional.into_iter().filter_map(|(l, v)| v.as_deref().map(|v| (l, v))));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+
+    fn hostile() -> Alert {
+        let name = "x\n\r<!channel> @all [click](http://evil.example) <script>alert(1)</script> ünïcødé \u{202E}\u{0007}";
+        let ev = serde_json::json!({"product": "kms", "name": "Secret:RotateSecret:Failure", "level": "CRITICAL",
+            "regionId": "cn-hangzhou", "content": {"secretName": name, "failureInfo": {"errorCode": "E", "errorMessage": "a".repeat(5000)}}});
+        parse(ev.to_string().as_bytes()).unwrap().remove(0).result.unwrap()
+    }
+
+    #[test]
+    fn subject_obeys_sns_rules() {
+        let a = hostile();
+        let s = subject(&a);
+        assert!(s.len() <= 100, "{s}");
+        assert!(s.bytes().all(|b| (b' '..=b'~').contains(&b)), "{s:?}");
+        assert!(s.starts_with("[CRITICAL] Secret rotation failed: x"), "{s}");
+        let mut long = a.clone();
+        long.title = "é".repeat(300);
+        assert_eq!(subject(&long).len(), 100);
+        long.title = "\n\n".into();
+        assert_eq!(subject(&long), "[CRITICAL]");
+    }
+
+    #[test]
+    fn hostile_text_is_inert_in_every_format() {
+        let a = hostile();
+        for out in [text(&a), markdown(&a)] {
+            assert!(!out.contains("<!channel>"), "{out}");
+            assert!(!out.contains("<script>"), "{out}");
+            assert!(!out.contains("http://evil"), "{out}");
+            assert!(!out.contains("@all"), "{out}");
+            assert!(!out.contains('\u{202E}') && !out.contains('\u{0007}') && !out.contains('\r'));
+            assert!(out.contains("ünïcødé"));
+            // Each fact stays on its own line: the injected newline did not start a new one.
+            assert!(out.lines().all(|l| !l.starts_with("<")), "{out}");
+            assert!(out.len() < 4000, "long values are cut: {}", out.len());
+        }
+        assert!(markdown(&a).contains("\\[click\\]"));
+        assert!(!markdown(&a).contains("](http"));
+    }
+
+    #[test]
+    fn json_within_truncates_only_the_raw_event() {
+        let mut a = hostile();
+        a.raw = serde_json::json!({"blob": "\u{0001}".repeat(100_000)});
+        let full = json_line(&a);
+        assert!(full.len() > 100_000);
+        let cut = json_within(&a, 20_000);
+        assert!(cut.len() <= 20_000, "{}", cut.len());
+        let v: serde_json::Value = serde_json::from_str(&cut).unwrap();
+        assert_eq!(v["raw_truncated"], true);
+        assert_eq!(v["facts"], serde_json::to_value(&a.facts).unwrap());
+        assert_eq!(v["title"], a.title.as_str());
+        let small = json_within(&a, 10_000_000);
+        assert_eq!(small, full);
+    }
+}

@@ -1,0 +1,75 @@
+//! Plain text for email and SMS, and the SNS subject line.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+use super::escape::{neutralize_cow, VALUE_MAX};
+use super::context_facts;
+use crate::alert::Alert;
+
+/// SNS allows at most 100 printable ASCII characters in a subject.
+pub const SUBJECT_MAX: usize = 100;
+
+/// `[CRITICAL] Secret rotation failed: name`, made safe for SNS: printable ASCII only (other
+/// characters become `?`), one line, at most 100 characters, never empty.
+pub fn subject(alert: &Alert) -> String {
+    let full = format!("[{}] {}", alert.severity.as_str().to_ascii_uppercase(), alert.title);
+    let mut out = String::with_capacity(SUBJECT_MAX);
+    let mut last_space = true;
+    for c in full.chars() {
+        let c = match c {
+            ' '..='~' => c,
+            c if c.is_whitespace() || c.is_control() => ' ',
+            _ => '?',
+        };
+        if c == ' ' && last_space {
+            continue;
+        }
+        last_space = c == ' ';
+        out.push(c);
+    }
+    let mut out = out.trim_end().to_string();
+    if out.len() > SUBJECT_MAX {
+        out.truncate(SUBJECT_MAX - 3);
+        out.truncate(out.trim_end().len());
+        out.push_str("...");
+    }
+    if out.is_empty() {
+        out.push_str("KMS alert");
+    }
+    out
+}
+
+/// The alert as plain text: headline, summary, aligned facts, console link.
+pub fn text(alert: &Alert) -> String {
+    let mut out = String::with_capacity(1024);
+    let _ = write!(
+        out,
+        "[{}] {}\n\n{}\n\n",
+        alert.severity.as_str().to_ascii_uppercase(),
+        neutralize_cow(&alert.title, 200),
+        neutralize_cow(&alert.summary, 2 * VALUE_MAX)
+    );
+    let context = context_facts(alert);
+    let labels: Vec<Cow<'_, str>> = alert.facts.iter().map(|f| neutralize_cow(&f.label, 64)).collect();
+    let width = labels
+        .iter()
+        .map(|l| l.chars().count())
+        .chain(context.iter().map(|(l, _)| l.len()))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let rows = labels
+        .iter()
+        .map(|l| l.as_ref())
+        .zip(alert.facts.iter().map(|f| f.value.as_str()))
+        .chain(context.iter().map(|(l, v)| (*l, *v)));
+    for (label, value) in rows {
+        let pad = width - label.chars().count();
+        let _ = writeln!(out, "{label}:{:pad$} {}", "", neutralize_cow(value, VALUE_MAX));
+    }
+    if let Some(url) = &alert.console_url {
+        let _ = write!(out, "\nOpen in console: {url}\n");
+    }
+    out
+}

@@ -1,0 +1,261 @@
+//! Alibaba Cloud KMS system events from CloudMonitor (raw, legacy callback shape, or as the
+//! `data` of an EventBridge CloudEvent).
+
+use serde_json::Value;
+
+use super::{first_text, Envelope};
+use crate::alert::{Cloud, Family, Kind, Severity};
+use crate::draft::Draft;
+use crate::fields::{field, number, object, text, time, time_field};
+use crate::{links, Alert};
+
+/// A CloudMonitor system event of KMS: `product` kms, or a `name` in KMS's namespaces.
+pub(super) fn is_system_event(v: &Value, env: Option<&Envelope>) -> bool {
+    let product = text(v, &["product"]).map(|p| p.eq_ignore_ascii_case("kms"));
+    let name = event_name(v, env);
+    product == Some(true)
+        || name.as_deref().is_some_and(|n| {
+            ["Instance:", "Key:", "Secret:"].iter().any(|p| n.starts_with(p)) && n.matches(':').count() >= 2
+        })
+}
+
+/// The event name: `name`, else `eventName`, else the CloudEvent type without its `kms:` prefix.
+fn event_name(v: &Value, env: Option<&Envelope>) -> Option<String> {
+    text(v, &["name", "eventName"]).or_else(|| {
+        env.and_then(|e| e.event_type.as_deref())
+            .map(|t| t.strip_prefix("kms:").or_else(|| t.strip_prefix("acs.kms:")).unwrap_or(t).to_string())
+    })
+}
+
+fn kind_of(name: &str, content: &Value) -> Kind {
+    let has = |f: &str| field(content, &[f]).is_some();
+    let deletion = |scheduled: Kind, deleted: Kind| {
+        // The reference shows the ScheduleDeletion name on a "deleted" example: trust the content.
+        match (has("plannedDeleteTime"), has("deleteTime")) {
+            (true, false) => scheduled,
+            (false, true) => deleted,
+            _ if name.ends_with("ActualDeletion") => deleted,
+            _ => scheduled,
+        }
+    };
+    let lower = name.to_ascii_lowercase();
+    match lower.as_str() {
+        "instance:qps:reminder" => Kind::QpsNearQuota,
+        "key:deletekey:scheduledeletion" | "key:deletekey:actualdeletion" => {
+            deletion(Kind::KeyDeletionScheduled, Kind::KeyDeleted)
+        }
+        "secret:deletesecret:scheduledeletion" | "secret:deletesecret:actualdeletion" => {
+            deletion(Kind::SecretDeletionScheduled, Kind::SecretDeleted)
+        }
+        "secret:rotatesecret:failure" => Kind::SecretRotationFailed,
+        "secret:rotatesecret:success" => Kind::SecretRotationSucceeded,
+        "instance:keysync:failure" => Kind::KeySyncFailed,
+        "instance:keysync:success" => Kind::KeySyncSucceeded,
+        "instance:clientkey:expirereminder" => Kind::ClientKeyExpiring,
+        _ => match text(content, &["syncStatus"]).as_deref() {
+            Some("SyncFailure") => Kind::KeySyncFailed,
+            Some("SyncSuccess") => Kind::KeySyncSucceeded,
+            _ => Kind::Unknown,
+        },
+    }
+}
+
+pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
+    let name = event_name(&event, env);
+    let null = Value::Null;
+    let content = object(&event, &["content"]);
+    let c: &Value = content.as_deref().unwrap_or(&null);
+    let kind = kind_of(name.as_deref().unwrap_or(""), c);
+    let mut d = Draft::new(kind, Cloud::Alibaba);
+    d.event_type = name.clone();
+    d.severity = text(&event, &["level"]).and_then(|l| Severity::from_level(&l));
+    d.event_id = text(c, &["eventId"]).or_else(|| text(&event, &["id"])).or_else(|| env.and_then(|e| e.id.clone()));
+    d.region = text(&event, &["regionId"]).or_else(|| env.and_then(|e| e.region.clone()));
+    d.account = text(&event, &["userId", "aliyunAccountId"]).or_else(|| env.and_then(|e| e.account.clone()));
+    d.occurred_at = time_field(&event, &["time", "eventTime"])
+        .or_else(|| time_field(c, &["failureTime", "successTime", "deleteTime", "eventTime", "time"]))
+        .or_else(|| env.and_then(|e| e.time.clone()));
+
+    let top_resource = text(&event, &["resourceId"]).filter(|r| r.starts_with("acs:"));
+    d.resource = text(c, &["deleteEntityArn", "rotationEntityArn"]).or(top_resource);
+    let arn = d.resource.take();
+    d.fill_from_arn(arn.as_deref());
+    d.resource = arn;
+    let region = d.region.clone().unwrap_or_default();
+
+    match kind {
+        Kind::KeyDeletionScheduled | Kind::KeyDeleted => {
+            let key = first_text(&[c], &["keyId"]).or_else(|| resource_tail(&d.resource, "key/"));
+            d.resource_name = key.clone();
+            let planned = time_field(c, &["plannedDeleteTime"]);
+            let deleted = time_field(c, &["deleteTime"]);
+            d.fact("Key ID", key.clone());
+            d.fact("Planned deletion", planned.clone());
+            d.fact("Deleted at", deleted);
+            let k = key.as_deref().unwrap_or("(unknown key)");
+            d.summary = if kind == Kind::KeyDeleted {
+                format!("Key {k} was deleted. Data encrypted under it can no longer be decrypted.")
+            } else {
+                d.dedup_discriminator = planned.clone();
+                format!(
+                    "Key {k} is scheduled for deletion{}. Cancel the deletion before then if anything still uses the key.",
+                    on(&planned)
+                )
+            };
+            d.console_url = key.as_deref().and_then(|k| links::alibaba_key(&region, k));
+        }
+        Kind::SecretDeletionScheduled | Kind::SecretDeleted => {
+            let secret = text(c, &["secretName"]).or_else(|| resource_tail(&d.resource, "secret/"));
+            d.resource_name = secret.clone();
+            let planned = time_field(c, &["plannedDeleteTime"]);
+            d.fact("Secret", secret.clone());
+            d.fact("Planned deletion", planned.clone());
+            d.fact("Deleted at", time_field(c, &["deleteTime"]));
+            let s = secret.as_deref().unwrap_or("(unknown secret)");
+            d.summary = if kind == Kind::SecretDeleted {
+                format!("Secret {s} was deleted. Applications that read it will fail.")
+            } else {
+                d.dedup_discriminator = planned.clone();
+                format!(
+                    "Secret {s} is scheduled for deletion{}. Restore it before then if anything still reads it.",
+                    on(&planned)
+                )
+            };
+            d.console_url = secret.as_deref().and_then(|s| links::alibaba_secret(&region, s));
+        }
+        Kind::SecretRotationFailed | Kind::SecretRotationSucceeded => {
+            let secret = text(c, &["secretName"]).or_else(|| resource_tail(&d.resource, "secret/"));
+            d.resource_name = secret.clone();
+            let (code, message) = failure_info(c);
+            d.fact("Secret", secret.clone());
+            d.fact("Secret type", join_type(text(c, &["secretType"]), text(c, &["secretSubType"])));
+            d.fact("Rotation status", text(c, &["rotationStatus"]));
+            d.fact("Error code", code.clone());
+            d.fact("Error message", message.clone());
+            d.fact("Failed at", time_field(c, &["failureTime"]));
+            d.fact("Rotated at", time_field(c, &["successTime"]));
+            d.fact("Message", text(c, &["message"]));
+            let s = secret.as_deref().unwrap_or("(unknown secret)");
+            d.summary = if kind == Kind::SecretRotationFailed {
+                let why = match (&code, &message) {
+                    (Some(c), Some(m)) => format!(": {c}: {m}"),
+                    (Some(x), None) | (None, Some(x)) => format!(": {x}"),
+                    _ => String::new(),
+                };
+                format!(
+                    "Managed rotation of secret {s} failed{why}. The old value is still in use; fix the cause and rotate again."
+                )
+            } else {
+                format!("Managed rotation of secret {s} succeeded.")
+            };
+            d.console_url = secret.as_deref().and_then(|s| links::alibaba_secret(&region, s));
+        }
+        Kind::KeySyncFailed | Kind::KeySyncSucceeded => {
+            let key = text(c, &["resourceId"]).or_else(|| resource_tail(&d.resource, "key/"));
+            d.resource_name = key.clone();
+            let master = text(c, &["masterInstanceId"]);
+            let shadow = text(c, &["shadowInstanceId"]);
+            d.fact("Key ID", key.clone());
+            d.fact("Resource type", text(c, &["resourceType"]));
+            d.fact("Sync task", text(c, &["syncTaskId"]));
+            d.fact("Primary instance", master.clone());
+            d.fact("Replica instance", shadow.clone());
+            d.fact("Sync status", text(c, &["syncStatus"]));
+            d.fact("Error code", text(c, &["errorCode"]));
+            d.fact("Synced at", time_field(c, &["eventTime"]));
+            let k = key.as_deref().unwrap_or("(unknown key)");
+            let route = match (&master, &shadow) {
+                (Some(m), Some(s)) => format!(" from instance {m} to replica {s}"),
+                _ => String::new(),
+            };
+            d.summary = if kind == Kind::KeySyncFailed {
+                format!("Cross-region sync of key {k}{route} failed. The replica may not be able to use this key; check the sync task.")
+            } else {
+                format!("Cross-region sync of key {k}{route} succeeded.")
+            };
+            d.console_url = key.as_deref().and_then(|k| links::alibaba_key(&region, k));
+        }
+        Kind::QpsNearQuota => {
+            let instance = text(c, &["kmsInstanceId"]).or_else(|| text(&event, &["instanceName"]));
+            d.resource_name = instance.clone();
+            d.fact("KMS instance", instance.clone());
+            d.fact("QPS", text(c, &["qps"]));
+            d.fact("QPS quota", text(c, &["qpsQuota"]));
+            let usage = match (number(c, &["qps"]), number(c, &["qpsQuota"])) {
+                (Some(q), Some(max)) if max > 0.0 => Some(q / max * 100.0),
+                _ => None,
+            };
+            d.fact("Usage", usage.map(|u| format!("{u:.0}%")));
+            d.fact("Measured at", field(c, &["time"]).and_then(time));
+            let i = instance.as_deref().unwrap_or("(unknown instance)");
+            d.summary = match usage {
+                Some(u) => format!("KMS instance {i} is at {u:.0}% of its QPS quota. Requests over the quota are throttled; spread the load or raise the quota."),
+                None => format!("KMS instance {i} has reached 90% of its QPS quota. Requests over the quota are throttled; spread the load or raise the quota."),
+            };
+            d.console_url = links::alibaba_region(&region);
+        }
+        Kind::ClientKeyExpiring => {
+            let client_key = text(c, &["clientKeyName"]);
+            d.resource_name = client_key.clone();
+            if d.resource.is_none() {
+                d.resource = text(&event, &["resourceId"]).filter(|r| !r.starts_with('<'));
+            }
+            let days = number(c, &["daysToExpire"]);
+            let expires = time_field(c, &["dateOfExpiration"]);
+            d.fact("ClientKey", client_key.clone());
+            d.fact("Expires at", expires.clone().or_else(|| text(c, &["dateOfExpiration"])));
+            d.fact("Days to expiry", days.map(|n| format!("{n}")).or_else(|| text(c, &["daysToExpire"])));
+            d.fact("KMS instance", text(c, &["affectedKmsInstanceId"]));
+            let k = client_key.as_deref().unwrap_or("(unknown ClientKey)");
+            let when = match days {
+                Some(n) => format!("in {n} days{}", on(&expires)),
+                None => expires.as_deref().map(|t| format!("on {t}")).unwrap_or_else(|| "soon".to_string()),
+            };
+            d.summary = format!(
+                "ClientKey {k} expires {when}. Create a new ClientKey for the application access point and deploy it before then."
+            );
+            if let Some(n) = days {
+                d.title = Some(format!("{} in {n} days: {}", Kind::ClientKeyExpiring.headline(), crate::text::one_line(k, 80)));
+            }
+            d.dedup_discriminator = Some(format!("{}|{}", text(c, &["daysToExpire"]).unwrap_or_default(), expires.unwrap_or_default()));
+            d.console_url = links::alibaba_region(&region);
+        }
+        _ => {
+            let n = name.clone().unwrap_or_else(|| "unnamed event".to_string());
+            d.family = Some(Family::guess(&n));
+            d.resource_name = text(&event, &["instanceName"]);
+            d.fact("Status", text(&event, &["status"]));
+            for (k, v) in c.as_object().into_iter().flatten().take(12) {
+                d.fact(k, crate::fields::scalar_text(v));
+            }
+            d.summary = format!("Alibaba Cloud KMS reported an event this tool does not recognise ({n}).");
+            d.title = Some(format!("{}: {n}", Kind::Unknown.headline()));
+            d.console_url = links::alibaba_region(&region);
+        }
+    }
+    drop(content);
+    d.finish(event)
+}
+
+fn resource_tail(resource: &Option<String>, marker: &str) -> Option<String> {
+    resource.as_deref().and_then(|r| r.split_once(marker)).map(|(_, t)| t.to_string()).filter(|t| !t.is_empty())
+}
+
+fn on(t: &Option<String>) -> String {
+    t.as_deref().map(|t| format!(" on {t}")).unwrap_or_default()
+}
+
+fn join_type(t: Option<String>, sub: Option<String>) -> Option<String> {
+    match (t, sub) {
+        (Some(t), Some(s)) => Some(format!("{t} ({s})")),
+        (t, s) => t.or(s),
+    }
+}
+
+/// `failureInfo` as `{errorCode, errorMessage}`, a JSON string of that, or a plain message.
+fn failure_info(c: &Value) -> (Option<String>, Option<String>) {
+    match object(c, &["failureInfo"]) {
+        Some(info) => (text(&info, &["errorCode", "code"]), text(&info, &["errorMessage", "message"])),
+        None => (text(c, &["errorCode"]), text(c, &["failureInfo", "errorMessage"])),
+    }
+}

@@ -1,0 +1,87 @@
+//! AWS KMS events on EventBridge: `KMS CMK Rotation`, `KMS Imported Key Material Expiration`,
+//! `KMS CMK Deletion` (and any other `aws.kms` detail-type, as `unknown`).
+
+use serde_json::Value;
+
+use super::list_text;
+use crate::alert::{Cloud, Family, Kind};
+use crate::draft::Draft;
+use crate::fields::{field, text, time_field};
+use crate::{links, Alert};
+
+/// An EventBridge event from `aws.kms` that is not a CloudTrail API call.
+pub(super) fn is_kms_event(v: &Value) -> bool {
+    let source = v.get("source").and_then(Value::as_str);
+    let detail_type = text(v, &["detail-type"]);
+    source == Some("aws.kms") && detail_type.as_deref() != Some("AWS API Call via CloudTrail")
+        || detail_type.as_deref().is_some_and(|d| d.starts_with("KMS "))
+}
+
+pub(super) fn normalize(event: Value) -> Alert {
+    let detail_type = text(&event, &["detail-type"]).unwrap_or_default();
+    let kind = match detail_type.to_ascii_lowercase().as_str() {
+        "kms cmk rotation" | "kms key rotation" => Kind::KeyRotated,
+        "kms imported key material expiration" => Kind::KeyMaterialExpired,
+        "kms cmk deletion" | "kms key deletion" => Kind::KeyDeleted,
+        _ => Kind::Unknown,
+    };
+    let empty = Value::Null;
+    let detail = field(&event, &["detail"]).unwrap_or(&empty);
+
+    let mut d = Draft::new(kind, Cloud::Aws);
+    d.event_type = (!detail_type.is_empty()).then(|| detail_type.clone());
+    d.event_id = text(&event, &["id"]);
+    d.account = text(&event, &["account"]);
+    d.region = text(&event, &["region"]);
+    d.occurred_at = time_field(&event, &["time"]);
+
+    let key_id = text(detail, &["key-id", "keyId"]);
+    let resources = field(&event, &["resources"]);
+    d.resource = resources
+        .and_then(|r| r.as_array())
+        .and_then(|r| r.iter().find_map(|x| x.as_str().filter(|s| s.contains(":kms:"))))
+        .map(str::to_string)
+        .or_else(|| match (&d.region, &d.account, &key_id) {
+            (Some(r), Some(a), Some(k)) if !k.starts_with("arn:") => Some(format!("arn:aws:kms:{r}:{a}:key/{k}")),
+            (_, _, Some(k)) if k.starts_with("arn:") => Some(k.clone()),
+            _ => None,
+        });
+    d.fill_from_arn(d.resource.clone().as_deref());
+    let key_id = key_id.or_else(|| d.resource.as_deref().and_then(|r| r.rsplit_once("key/")).map(|(_, k)| k.to_string()));
+    d.resource_name = key_id.clone();
+
+    d.fact("Key ID", key_id.clone());
+    d.fact("Key origin", text(detail, &["key-origin"]));
+    d.fact("Rotation type", text(detail, &["rotation-type"]));
+    d.fact("Key material ID", text(detail, &["key-material-id", "current-key-material-id"]));
+    d.fact("Previous key material ID", text(detail, &["previous-key-material-id"]));
+    d.fact("Key material state", text(detail, &["key-material-state"]));
+    if kind == Kind::Unknown {
+        d.fact("Resources", list_text(resources));
+        for (k, v) in detail.as_object().into_iter().flatten().take(12) {
+            d.fact(k, crate::fields::scalar_text(v));
+        }
+    }
+
+    let key = key_id.as_deref().unwrap_or("(unknown key)");
+    d.summary = match kind {
+        Kind::KeyRotated => format!(
+            "AWS KMS rotated the key material of key {key}. No action is needed; new encryptions use the new material and old ciphertexts still decrypt."
+        ),
+        Kind::KeyMaterialExpired => format!(
+            "The imported key material of key {key} expired and AWS KMS deleted it. The key cannot be used until you reimport the same key material."
+        ),
+        Kind::KeyDeleted => format!(
+            "AWS KMS deleted key {key} after its waiting period. Data encrypted under it can no longer be decrypted."
+        ),
+        _ => format!("AWS KMS sent an event of a type this tool does not recognise ({}).", if detail_type.is_empty() { "no detail-type" } else { &detail_type }),
+    };
+    if kind == Kind::Unknown {
+        d.family = Some(Family::KeyLifecycle);
+        d.title = Some(format!("{}: {}", Kind::Unknown.headline(), if detail_type.is_empty() { "aws.kms" } else { &detail_type }));
+    }
+    if let (Some(region), Some(k)) = (&d.region, &key_id) {
+        d.console_url = links::aws_key(region, k);
+    }
+    d.finish(event)
+}

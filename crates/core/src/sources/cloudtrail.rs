@@ -1,0 +1,122 @@
+//! AWS CloudTrail records of KMS API calls, on EventBridge (`AWS API Call via CloudTrail`) or bare.
+
+use serde_json::Value;
+
+use crate::alert::{Cloud, Kind, Severity};
+use crate::draft::Draft;
+use crate::fields::{field, number, text, time_field};
+use crate::{links, Alert};
+
+pub(super) fn is_cloudtrail(v: &Value) -> bool {
+    let detail_type = v.get("detail-type").and_then(Value::as_str);
+    if detail_type == Some("AWS API Call via CloudTrail") {
+        return true;
+    }
+    v.get("eventSource").and_then(Value::as_str) == Some("kms.amazonaws.com") && v.get("eventName").is_some()
+}
+
+/// Calls that change what a key can do, worth a warning even when they succeed.
+const RISKY: &[&str] = &[
+    "DisableKey",
+    "PutKeyPolicy",
+    "DisableKeyRotation",
+    "DeleteImportedKeyMaterial",
+    "DeleteAlias",
+    "UpdateAlias",
+    "CreateGrant",
+    "RetireGrant",
+    "RevokeGrant",
+    "DisconnectCustomKeyStore",
+    "DeleteCustomKeyStore",
+    "UpdatePrimaryRegion",
+    "ReplicateKey",
+];
+
+pub(super) fn normalize(event: Value) -> Alert {
+    let envelope = event.get("detail").is_some();
+    let empty = Value::Null;
+    let detail = if envelope { field(&event, &["detail"]).unwrap_or(&empty) } else { &event };
+    let name = text(detail, &["eventName"]).unwrap_or_else(|| "UnknownCall".to_string());
+    let error_code = text(detail, &["errorCode"]);
+    let kind = match (name.as_str(), &error_code) {
+        ("ScheduleKeyDeletion", None) => Kind::KeyDeletionScheduled,
+        _ => Kind::ApiCall,
+    };
+    let mut d = Draft::new(kind, Cloud::Aws);
+    d.event_type = Some(name.clone());
+    d.event_id = text(detail, &["eventID"]).or_else(|| text(&event, &["id"]));
+    d.account = text(&event, &["account"]).or_else(|| text(detail, &["recipientAccountId"]));
+    d.region = text(&event, &["region"]).or_else(|| text(detail, &["awsRegion"]));
+    d.occurred_at = time_field(detail, &["eventTime"]).or_else(|| time_field(&event, &["time"]));
+
+    let req = field(detail, &["requestParameters"]).unwrap_or(&empty);
+    let resp = field(detail, &["responseElements"]).unwrap_or(&empty);
+    let resource_arn = field(detail, &["resources"])
+        .and_then(Value::as_array)
+        .and_then(|rs| rs.iter().find_map(|r| text(r, &["ARN"]).filter(|a| a.contains(":kms:"))))
+        .or_else(|| text(resp, &["keyId"]).filter(|k| k.starts_with("arn:")))
+        .or_else(|| text(req, &["keyId"]).filter(|k| k.starts_with("arn:") && k.contains(":key/")));
+    d.resource = resource_arn;
+    d.fill_from_arn(d.resource.clone().as_deref());
+    let key_ref = text(req, &["keyId", "targetKeyId", "aliasName"])
+        .or_else(|| d.resource.as_deref().and_then(|r| r.rsplit_once("key/")).map(|(_, k)| k.to_string()));
+    let key_id = d
+        .resource
+        .as_deref()
+        .and_then(|r| r.rsplit_once(":key/"))
+        .map(|(_, k)| k.to_string())
+        .or_else(|| key_ref.clone().filter(|k| !k.starts_with("alias/") && !k.starts_with("arn:")));
+    d.resource_name = key_id.clone().or(key_ref.clone());
+
+    let who = field(detail, &["userIdentity"]).unwrap_or(&empty);
+    let actor = text(who, &["arn"])
+        .or_else(|| text(who, &["userName"]))
+        .or_else(|| text(who, &["invokedBy"]))
+        .or_else(|| text(who, &["principalId"]))
+        .or_else(|| text(who, &["type"]).map(|t| format!("({t})")));
+    let error_message = text(detail, &["errorMessage"]);
+
+    d.fact("Action", Some(name.clone()));
+    d.fact("Caller", actor.clone());
+    d.fact("Caller type", text(who, &["type"]));
+    d.fact("Key", key_ref.clone());
+    d.fact("Pending window (days)", number(req, &["pendingWindowInDays"]).or_else(|| number(resp, &["pendingWindowInDays"])).map(|n| format!("{n}")));
+    let deletion = time_field(resp, &["deletionDate"]);
+    d.fact("Deletion date", deletion.clone().or_else(|| text(resp, &["deletionDate"])));
+    d.fact("Key state", text(resp, &["keyState"]));
+    d.fact("Error code", error_code.clone());
+    d.fact("Error message", error_message);
+    d.fact("Source IP", text(detail, &["sourceIPAddress"]));
+    d.fact("User agent", text(detail, &["userAgent"]));
+
+    let who_txt = actor.as_deref().unwrap_or("An unknown caller");
+    let key_txt = key_ref.as_deref().unwrap_or("a KMS key");
+    d.summary = match (&kind, &error_code) {
+        (Kind::KeyDeletionScheduled, _) => format!(
+            "{who_txt} scheduled key {key_txt} for deletion{}. Cancel the deletion (CancelKeyDeletion) before then if anything still uses the key.",
+            deletion.as_deref().map(|t| format!(" on {t}")).unwrap_or_default()
+        ),
+        (_, Some(code)) => format!("{who_txt} called {name} on {key_txt}, and the call failed with {code}."),
+        _ => format!("{who_txt} called {name} on {key_txt}."),
+    };
+    d.severity = Some(match (&kind, &error_code) {
+        (Kind::KeyDeletionScheduled, _) => Severity::Warning,
+        (_, Some(code)) if code.contains("AccessDenied") || code.contains("Unauthorized") => Severity::Warning,
+        (_, Some(_)) => Severity::Info,
+        _ if RISKY.contains(&name.as_str()) => Severity::Warning,
+        _ => Severity::Info,
+    });
+    if kind == Kind::ApiCall {
+        let outcome = if error_code.is_some() { " (failed)" } else { "" };
+        d.title = Some(match d.resource_name.as_ref().or(key_ref.as_ref()) {
+            Some(k) => format!("KMS API call {name}{outcome}: {}", crate::text::one_line(k, 80)),
+            None => format!("KMS API call {name}{outcome}"),
+        });
+    }
+    let region = d.region.clone().unwrap_or_default();
+    d.console_url = key_id
+        .as_deref()
+        .and_then(|k| links::aws_key(&region, k))
+        .or_else(|| d.event_id.as_deref().and_then(|e| links::aws_cloudtrail_event(&region, e)));
+    d.finish(event)
+}

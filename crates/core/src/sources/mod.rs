@@ -1,0 +1,347 @@
+//! Sources: unwrap delivery envelopes (SQS and SNS records, SNS notifications, CloudEvents,
+//! JSON arrays) and hand each event to the normalizer of its family.
+
+mod alibaba;
+mod aws_kms;
+mod cloudtrail;
+mod metric_alarm;
+mod unknown;
+
+use serde_json::Value;
+
+use crate::alert::Alert;
+use crate::error::ParseError;
+use crate::fields::{field, scalar_text, text};
+
+/// Nested envelopes deeper than this are taken as the event itself.
+const MAX_DEPTH: usize = 8;
+
+/// One event out of an input, tagged with the delivery it came in.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The id to report back when this record fails: the SQS `messageId` (for
+    /// `batchItemFailures`), else the SNS `MessageId`, else the event's own id.
+    pub delivery_id: Option<String>,
+    pub result: Result<Alert, ParseError>,
+}
+
+/// What a CloudEvents envelope says about the event it wraps; used where the event is silent.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Envelope {
+    pub id: Option<String>,
+    pub event_type: Option<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub time: Option<String>,
+}
+
+/// Parses raw input bytes: JSON of any supported shape, or a form-encoded CloudMonitor alarm
+/// callback. Invalid input is an error naming where it broke; valid JSON of any other shape
+/// still becomes an `unknown` alert.
+pub fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
+    parse_labelled(input, "input")
+}
+
+/// Like [`parse`], with a label for error messages (a file name, a request id).
+pub fn parse_labelled(input: &[u8], what: &str) -> Result<Vec<Record>, ParseError> {
+    let value = decode(input, what)?;
+    Ok(parse_value(value))
+}
+
+/// Turns already-decoded JSON into records.
+pub fn parse_value(value: Value) -> Vec<Record> {
+    let mut out = Vec::new();
+    walk(value, None, 0, &mut out);
+    out
+}
+
+fn decode(input: &[u8], what: &str) -> Result<Value, ParseError> {
+    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+    let trimmed = input.trim_ascii();
+    if trimmed.is_empty() {
+        return Err(ParseError::Empty { what: what.to_string() });
+    }
+    match serde_json::from_slice::<Value>(trimmed) {
+        Ok(v) => Ok(v),
+        Err(err) => metric_alarm::from_form(trimmed).ok_or_else(|| ParseError::json(what, &err)),
+    }
+}
+
+fn walk(value: Value, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Record>) {
+    if depth >= MAX_DEPTH {
+        return out.push(record(delivery_id, Ok(unknown::normalize(value, None))));
+    }
+    match value {
+        Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                walk(item, delivery_id, depth + 1, out);
+            }
+        }
+        Value::Object(_) => walk_object(value, delivery_id, depth, out),
+        other => out.push(record(delivery_id, Ok(unknown::normalize(other, None)))),
+    }
+}
+
+fn walk_object(value: Value, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Record>) {
+    // Lambda SQS / SNS event: {"Records": [...]}
+    if let Some(Value::Array(records)) = value.get("Records") {
+        if records.iter().any(is_delivery_record) {
+            let Value::Object(mut map) = value else { unreachable!() };
+            let Some(Value::Array(records)) = map.remove("Records") else { unreachable!() };
+            for r in records {
+                walk_delivery_record(r, depth, out);
+            }
+            return;
+        }
+    }
+    // SNS notification delivered as JSON (SNS -> SQS without raw delivery, SNS -> HTTPS).
+    if value.get("Type").and_then(Value::as_str) == Some("Notification") {
+        if let Some(Value::String(message)) = value.get("Message") {
+            let id = text(&value, &["MessageId"]);
+            let id = delivery_id.map(str::to_string).or(id);
+            return walk_embedded(message, "SNS notification Message", id.as_deref(), depth, out);
+        }
+    }
+    // CloudEvents 1.0 (Alibaba EventBridge).
+    if value.get("specversion").is_some() && (value.get("data").is_some() || value.get("data_base64").is_some()) {
+        return walk_cloudevent(value, delivery_id, depth, out);
+    }
+    out.push(record(delivery_id, Ok(normalize(value, None))));
+}
+
+fn is_delivery_record(r: &Value) -> bool {
+    r.get("body").is_some() || r.get("Sns").is_some()
+}
+
+fn walk_delivery_record(r: Value, depth: usize, out: &mut Vec<Record>) {
+    if let Some(sns) = r.get("Sns") {
+        let id = text(sns, &["MessageId"]);
+        return match sns.get("Message") {
+            Some(Value::String(m)) => {
+                walk_embedded(m, &format!("{} Message", describe("SNS record", id.as_deref())), id.as_deref(), depth, out)
+            },
+            Some(other) => walk(other.clone(), id.as_deref(), depth + 1, out),
+            None => out.push(record(
+                id.as_deref(),
+                Err(ParseError::field(describe("SNS record", id.as_deref()), "Sns.Message", "is missing")),
+            )),
+        };
+    }
+    let id = text(&r, &["messageId"]);
+    match r.get("body") {
+        Some(Value::String(body)) => {
+            walk_embedded(body, &format!("{} body", describe("SQS record", id.as_deref())), id.as_deref(), depth, out)
+        }
+        Some(other) => out.push(record(
+            id.as_deref(),
+            Err(ParseError::field(
+                describe("SQS record", id.as_deref()),
+                "body",
+                format!("must be a string, found {}", json_type(other)),
+            )),
+        )),
+        None => out.push(record(
+            id.as_deref(),
+            Err(ParseError::field(describe("SQS record", id.as_deref()), "body", "is missing")),
+        )),
+    }
+}
+
+fn walk_embedded(s: &str, what: &str, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Record>) {
+    match decode(s.as_bytes(), what) {
+        Ok(v) => walk(v, delivery_id, depth + 1, out),
+        Err(e) => out.push(record(delivery_id, Err(e))),
+    }
+}
+
+fn walk_cloudevent(mut value: Value, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Record>) {
+    let env = Envelope {
+        id: text(&value, &["id"]),
+        event_type: text(&value, &["type"]),
+        account: text(&value, &["aliyunaccountid", "aliyunoriginalaccountid"]),
+        region: text(&value, &["aliyunregionid"]),
+        time: field(&value, &["time", "aliyunpublishtime"]).and_then(crate::fields::time),
+    };
+    let id = delivery_id.map(str::to_string).or_else(|| env.id.clone());
+    let data = value.as_object_mut().and_then(|m| m.remove("data"));
+    let data = match data {
+        Some(Value::String(s)) => match decode(s.as_bytes(), &describe("CloudEvent data", env.id.as_deref())) {
+            Ok(v) => v,
+            Err(e) => return out.push(record(id.as_deref(), Err(e))),
+        },
+        Some(v) => v,
+        None => {
+            // data_base64 is rare for event sources; keep the envelope itself as the event.
+            return out.push(record(id.as_deref(), Ok(unknown::normalize(value, Some(&env)))));
+        }
+    };
+    match data {
+        Value::Object(_) => out.push(record(id.as_deref(), Ok(normalize(data, Some(&env))))),
+        other if depth + 1 < MAX_DEPTH => walk(other, id.as_deref(), depth + 1, out),
+        other => out.push(record(id.as_deref(), Ok(unknown::normalize(other, Some(&env))))),
+    }
+}
+
+/// Routes one unwrapped event object to the normalizer that recognises it.
+fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
+    if aws_kms::is_kms_event(&event) {
+        return aws_kms::normalize(event);
+    }
+    if cloudtrail::is_cloudtrail(&event) {
+        return cloudtrail::normalize(event);
+    }
+    if alibaba::is_system_event(&event, env) {
+        return alibaba::normalize(event, env);
+    }
+    if metric_alarm::is_alarm(&event) {
+        return metric_alarm::normalize(event, env);
+    }
+    unknown::normalize(event, env)
+}
+
+fn record(delivery_id: Option<&str>, result: Result<Alert, ParseError>) -> Record {
+    Record { delivery_id: delivery_id.map(str::to_string), result }
+}
+
+fn describe(what: &str, id: Option<&str>) -> String {
+    match id {
+        Some(id) => format!("{what} {:?}", crate::text::one_line(id, 80)),
+        None => what.to_string(),
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Text of a field anywhere in a chain of objects, first hit wins.
+pub(crate) fn first_text(objs: &[&Value], names: &[&str]) -> Option<String> {
+    objs.iter().find_map(|o| text(o, names))
+}
+
+/// A list of scalars or a single scalar, as text.
+pub(crate) fn list_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().filter_map(scalar_text).collect();
+            (!parts.is_empty()).then(|| parts.join(", "))
+        }
+        other => scalar_text(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Kind, Severity};
+    use serde_json::json;
+
+    fn one(input: &str) -> Alert {
+        let mut r = parse(input.as_bytes()).unwrap();
+        assert_eq!(r.len(), 1);
+        r.remove(0).result.unwrap()
+    }
+
+    #[test]
+    fn invalid_json_says_where_it_broke() {
+        let err = parse(b"{\"detail-type\": \"KMS CMK Deletion\",\n  \"source\": }").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("input: invalid JSON at line 2, column 13"), "{msg}");
+        let err = parse_labelled(b"  \n ", "events/x.json").unwrap_err();
+        assert_eq!(err.to_string(), "events/x.json: empty input, expected a JSON event");
+        assert!(parse(b"not json at all").is_err());
+    }
+
+    #[test]
+    fn any_valid_json_becomes_an_unknown_alert() {
+        for input in ["42", "\"hello\"", "null", "[]", "{}", "{\"level\":\"CRITICAL\",\"foo\":1}", "true"] {
+            let a = one(input);
+            assert_eq!(a.kind, Kind::Unknown, "{input}");
+        }
+        assert_eq!(one("{\"level\":\"CRITICAL\"}").severity, Severity::Critical);
+        assert_eq!(one("{\"foo\":1}").severity, Severity::Warning);
+        assert_eq!(one("{\"level\":\"INFO\",\"name\":\"Thing\"}").severity, Severity::Info);
+    }
+
+    #[test]
+    fn bad_sqs_record_fails_alone_and_names_the_message() {
+        let input = json!({"Records": [
+            {"messageId": "m-1", "eventSource": "aws:sqs", "body": "{\"detail-type\":\"KMS CMK Deletion\",\"source\":\"aws.kms\",\"detail\":{\"key-id\":\"k\"}}"},
+            {"messageId": "m-2", "eventSource": "aws:sqs", "body": "{oops"},
+            {"messageId": "m-3", "eventSource": "aws:sqs", "body": 7},
+            {"messageId": "m-4", "eventSource": "aws:sqs"}
+        ]});
+        let records = parse(input.to_string().as_bytes()).unwrap();
+        assert_eq!(records.len(), 4);
+        assert_eq!(records[0].result.as_ref().unwrap().kind, Kind::KeyDeleted);
+        let errs: Vec<String> = records[1..].iter().map(|r| r.result.as_ref().unwrap_err().to_string()).collect();
+        assert!(errs[0].starts_with("SQS record \"m-2\" body: invalid JSON at line 1, column 2"), "{}", errs[0]);
+        assert_eq!(errs[1], "SQS record \"m-3\": field `body` must be a string, found a number");
+        assert_eq!(errs[2], "SQS record \"m-4\": field `body` is missing");
+        let ids: Vec<_> = records.iter().map(|r| r.delivery_id.as_deref().unwrap()).collect();
+        assert_eq!(ids, ["m-1", "m-2", "m-3", "m-4"]);
+    }
+
+    #[test]
+    fn sns_notification_inside_sqs_is_unwrapped() {
+        let event = json!({"detail-type": "KMS CMK Rotation", "source": "aws.kms", "region": "us-east-1", "account": "1", "detail": {"key-id": "k-1"}});
+        let sns = json!({"Type": "Notification", "MessageId": "sns-1", "Message": event.to_string()});
+        let sqs = json!({"Records": [{"messageId": "sqs-1", "eventSource": "aws:sqs", "body": sns.to_string()}]});
+        let records = parse(sqs.to_string().as_bytes()).unwrap();
+        assert_eq!(records[0].delivery_id.as_deref(), Some("sqs-1"));
+        assert_eq!(records[0].result.as_ref().unwrap().kind, Kind::KeyRotated);
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let mut s = json!({"detail-type": "KMS CMK Deletion", "source": "aws.kms", "detail": {"key-id": "k"}}).to_string();
+        for _ in 0..12 {
+            s = json!({"Type": "Notification", "Message": s}).to_string();
+        }
+        let records = parse(s.as_bytes()).unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(records[0].result.is_ok());
+    }
+
+    #[test]
+    fn cloudevent_type_names_the_event_when_data_does_not() {
+        let ce = json!({"specversion": "1.0", "id": "ce-1", "source": "acs.kms", "type": "kms:Secret:RotateSecret:Success",
+            "aliyunaccountid": "123", "aliyunregionid": "cn-beijing", "time": "2025-01-02T03:04:05Z",
+            "data": {"content": {"secretName": "db/app"}}});
+        let a = one(&ce.to_string());
+        assert_eq!(a.kind, Kind::SecretRotationSucceeded);
+        assert_eq!(a.region.as_deref(), Some("cn-beijing"));
+        assert_eq!(a.account.as_deref(), Some("123"));
+        assert_eq!(a.occurred_at.as_deref(), Some("2025-01-02T03:04:05Z"));
+        assert_eq!(a.resource_name.as_deref(), Some("db/app"));
+    }
+
+    #[test]
+    fn deletion_kind_follows_the_content() {
+        let ev = |name: &str, field: &str| json!({"product": "kms", "name": name, "level": "WARN", "content": {"secretName": "s", field: "2025-01-01T00:00:00Z"}}).to_string();
+        assert_eq!(one(&ev("Secret:DeleteSecret:ScheduleDeletion", "deleteTime")).kind, Kind::SecretDeleted);
+        assert_eq!(one(&ev("Secret:DeleteSecret:ActualDeletion", "plannedDeleteTime")).kind, Kind::SecretDeletionScheduled);
+        assert_eq!(one(&ev("Secret:DeleteSecret:ActualDeletion", "other")).kind, Kind::SecretDeleted);
+    }
+
+    #[test]
+    fn missing_fields_still_make_an_alert() {
+        let a = one(r#"{"source":"aws.kms","detail-type":"KMS CMK Deletion"}"#);
+        assert_eq!(a.kind, Kind::KeyDeleted);
+        assert!(a.summary.contains("(unknown key)"));
+        assert_eq!(a.console_url, None);
+        let a = one(r#"{"detail-type":"AWS API Call via CloudTrail","source":"aws.kms","detail":{"eventName":"DisableKey"}}"#);
+        assert_eq!(a.kind, Kind::ApiCall);
+        assert!(a.summary.starts_with("An unknown caller called DisableKey"));
+        let a = one(r#"{"product":"kms","name":"Secret:RotateSecret:Failure","content":"not an object"}"#);
+        assert_eq!(a.kind, Kind::SecretRotationFailed);
+        assert_eq!(a.severity, Severity::Critical);
+    }
+}

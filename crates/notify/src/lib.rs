@@ -1,1 +1,245 @@
-//! stub
+//! kms-alerts notify: the sinks normalized alerts are delivered to (stdout, AWS SNS, AWS SQS,
+//! Alibaba Cloud MNS), configured from `KMS_ALERTS_TARGETS`, with per-target minimum
+//! severity, bounded retries, and in-memory deduplication of redeliveries.
+//!
+//! [`Notifier::publish`] either delivers an alert to every target it is meant for, or returns
+//! an error: a caller never reports success for an alert that was not published.
+
+mod aws_error;
+pub mod config;
+pub mod dedup;
+pub mod error;
+pub mod message;
+pub mod mns;
+pub mod retry;
+pub mod sns;
+pub mod sqs;
+pub mod stdout;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use kms_alerts_core::{Alert, Severity};
+
+pub use config::{parse_targets, Endpoint, MnsResource, Settings, TargetSpec};
+pub use dedup::DedupCache;
+pub use error::{ConfigError, PublishError, SinkError};
+pub use mns::{AlibabaCredentials, CredentialSource, MnsSink};
+pub use retry::RetryPolicy;
+pub use sns::SnsSink;
+pub use sqs::SqsSink;
+pub use stdout::StdoutSink;
+
+/// One destination.
+#[derive(Debug, Clone)]
+pub enum Sink {
+    Stdout(StdoutSink),
+    Sns(SnsSink),
+    Sqs(SqsSink),
+    Mns(MnsSink),
+}
+
+impl Sink {
+    async fn send(&self, alert: &Alert) -> Result<(), SinkError> {
+        match self {
+            Sink::Stdout(s) => s.send(alert),
+            Sink::Sns(s) => s.send(alert).await,
+            Sink::Sqs(s) => s.send(alert).await,
+            Sink::Mns(s) => s.send(alert).await,
+        }
+    }
+}
+
+/// A sink with its name and the least severity it wants.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub min_severity: Severity,
+    pub sink: Sink,
+}
+
+/// What happened to one alert.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Targets that took the alert now.
+    pub sent: Vec<String>,
+    /// Targets that already took this alert (same dedup key) within the dedup TTL.
+    pub duplicate: Vec<String>,
+    /// Targets whose minimum severity is above the alert's.
+    pub filtered: Vec<String>,
+}
+
+/// Delivers alerts to every configured target.
+#[derive(Debug)]
+pub struct Notifier {
+    targets: Vec<Target>,
+    delivered: Mutex<DedupCache>,
+    alibaba_credentials: CredentialSource,
+}
+
+impl Notifier {
+    /// Builds the targets in `KMS_ALERTS_TARGETS` (default stdout) with [`Settings::from_env`].
+    /// AWS clients are built once here, from the standard AWS environment (region,
+    /// credentials, `AWS_ENDPOINT_URL*`).
+    pub async fn from_env() -> Result<Notifier, ConfigError> {
+        let specs = parse_targets(&std::env::var("KMS_ALERTS_TARGETS").unwrap_or_default())?;
+        Notifier::build(specs, Settings::from_env()?).await
+    }
+
+    /// Builds `specs` into targets.
+    pub async fn build(specs: Vec<TargetSpec>, settings: Settings) -> Result<Notifier, ConfigError> {
+        let needs_aws = specs.iter().any(|s| matches!(s.endpoint, Endpoint::Sns { .. } | Endpoint::Sqs { .. }));
+        let aws = if needs_aws {
+            Some(
+                aws_config::defaults(BehaviorVersion::latest())
+                    .retry_config(
+                        RetryConfig::standard()
+                            .with_max_attempts(settings.max_attempts)
+                            .with_initial_backoff(settings.retry_base),
+                    )
+                    .load()
+                    .await,
+            )
+        } else {
+            None
+        };
+        let credentials = CredentialSource::from_env();
+        let retry = RetryPolicy {
+            max_attempts: settings.max_attempts,
+            base: settings.retry_base,
+            max_delay: std::time::Duration::from_secs(5),
+        };
+        let mut sns_clients: HashMap<Option<String>, aws_sdk_sns::Client> = HashMap::new();
+        let mut sqs_clients: HashMap<Option<String>, aws_sdk_sqs::Client> = HashMap::new();
+        let mut targets = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let name = spec.name();
+            let sink = match spec.endpoint {
+                Endpoint::Stdout { format } => Sink::Stdout(StdoutSink { format }),
+                Endpoint::Sns { topic_arn } => {
+                    let region = topic_arn.split(':').nth(3).filter(|r| !r.is_empty()).map(str::to_string);
+                    let conf = aws.as_ref().expect("built when needed");
+                    let client = sns_clients.entry(region.clone()).or_insert_with(|| sns_client(conf, region)).clone();
+                    Sink::Sns(SnsSink::new(client, topic_arn))
+                }
+                Endpoint::Sqs { queue_url } => {
+                    let region = sqs_region(&queue_url);
+                    let conf = aws.as_ref().expect("built when needed");
+                    let client = sqs_clients.entry(region.clone()).or_insert_with(|| sqs_client(conf, region)).clone();
+                    Sink::Sqs(SqsSink::new(client, queue_url))
+                }
+                Endpoint::Mns { endpoint, resource, name, tag, format } => {
+                    Sink::Mns(MnsSink::new(&endpoint, resource, &name, tag, format, credentials.clone(), retry)?)
+                }
+            };
+            targets.push(Target { name, min_severity: spec.min_severity, sink });
+        }
+        Ok(Notifier::with_targets(targets, &settings).with_credentials(credentials))
+    }
+
+    /// A notifier over ready-made targets (tests, custom wiring).
+    pub fn with_targets(targets: Vec<Target>, settings: &Settings) -> Notifier {
+        Notifier {
+            targets,
+            delivered: Mutex::new(DedupCache::new(settings.dedup_ttl, settings.dedup_capacity)),
+            alibaba_credentials: CredentialSource::default(),
+        }
+    }
+
+    fn with_credentials(mut self, credentials: CredentialSource) -> Notifier {
+        self.alibaba_credentials = credentials;
+        self
+    }
+
+    /// The credentials MNS sinks sign with; the FC runtime replaces them per request.
+    pub fn alibaba_credentials(&self) -> &CredentialSource {
+        &self.alibaba_credentials
+    }
+
+    /// The configured target names.
+    pub fn target_names(&self) -> Vec<&str> {
+        self.targets.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    /// Delivers `alert` to every target whose minimum severity it meets, concurrently. Targets
+    /// that already took an alert with the same dedup key (within the TTL) are skipped. Any
+    /// failure fails the whole publish, naming each failed target; the targets that did take
+    /// it are remembered, so the platform's retry reaches only the ones that failed.
+    pub async fn publish(&self, alert: &Alert) -> Result<Delivery, PublishError> {
+        let now = Instant::now();
+        let mut delivery = Delivery::default();
+        let mut due = Vec::new();
+        {
+            let mut seen = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
+            for t in &self.targets {
+                if alert.severity < t.min_severity {
+                    delivery.filtered.push(t.name.clone());
+                } else if seen.contains(&dedup_entry(&t.name, &alert.dedup_key), now) {
+                    delivery.duplicate.push(t.name.clone());
+                } else {
+                    due.push(t);
+                }
+            }
+        }
+        let results = futures_util::future::join_all(due.iter().map(|t| t.sink.send(alert))).await;
+        let mut failures = Vec::new();
+        {
+            let mut seen = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
+            for (t, r) in due.iter().zip(results) {
+                match r {
+                    Ok(()) => {
+                        seen.insert(dedup_entry(&t.name, &alert.dedup_key), Instant::now());
+                        delivery.sent.push(t.name.clone());
+                    }
+                    Err(e) => failures.push(e),
+                }
+            }
+        }
+        if failures.is_empty() {
+            Ok(delivery)
+        } else {
+            Err(PublishError { dedup_key: alert.dedup_key.clone(), failures, sent: delivery.sent })
+        }
+    }
+}
+
+fn dedup_entry(target: &str, dedup_key: &str) -> String {
+    format!("{target}\u{0}{dedup_key}")
+}
+
+fn sns_client(conf: &SdkConfig, region: Option<String>) -> aws_sdk_sns::Client {
+    let mut b = aws_sdk_sns::config::Builder::from(conf);
+    if let Some(r) = region {
+        b = b.region(Region::new(r));
+    }
+    aws_sdk_sns::Client::from_conf(b.build())
+}
+
+fn sqs_client(conf: &SdkConfig, region: Option<String>) -> aws_sdk_sqs::Client {
+    let mut b = aws_sdk_sqs::config::Builder::from(conf);
+    if let Some(r) = region {
+        b = b.region(Region::new(r));
+    }
+    aws_sdk_sqs::Client::from_conf(b.build())
+}
+
+/// `https://sqs.us-east-1.amazonaws.com/...` -> `us-east-1`; other hosts use the default region.
+fn sqs_region(url: &str) -> Option<String> {
+    let host = url.split("://").nth(1)?.split('/').next()?;
+    let mut parts = host.split('.');
+    (parts.next()? == "sqs").then(|| parts.next().map(str::to_string)).flatten().filter(|r| r.contains('-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqs_region_from_url() {
+        assert_eq!(sqs_region("https://sqs.eu-west-1.amazonaws.com/1/q").as_deref(), Some("eu-west-1"));
+        assert_eq!(sqs_region("http://127.0.0.1:5000/123456789012/q"), None);
+    }
+}

@@ -1,0 +1,231 @@
+//! Target configuration: `KMS_ALERTS_TARGETS` and the delivery settings.
+//!
+//! Targets are separated by whitespace, `,` or `;`; each is `scheme:address[?option=value&...]`:
+//!
+//! | target | example |
+//! |---|---|
+//! | `stdout` | `stdout?format=json` (`text`, `markdown`, `json`) |
+//! | `sns:<topic ARN>` | `sns:arn:aws:sns:us-east-1:111122223333:kms-alerts.fifo` |
+//! | `sqs:<queue URL>` | `sqs:https://sqs.us-east-1.amazonaws.com/111122223333/kms-audit` |
+//! | `mns:<endpoint>/topics/<name>` or `/queues/<name>` | `mns:https://1192850000000060.mns.cn-hangzhou.aliyuncs.com/topics/kms-alerts?tag=kms&format=text` |
+//!
+//! Every target takes `min_severity=info|warning|critical` (default `info`): for example
+//! critical alerts to a pager topic and everything to an audit queue.
+
+use std::time::Duration;
+
+use kms_alerts_core::{Format, Severity};
+
+use crate::error::ConfigError;
+
+/// Where one target delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Stdout { format: Format },
+    Sns { topic_arn: String },
+    Sqs { queue_url: String },
+    Mns { endpoint: String, resource: MnsResource, name: String, tag: Option<String>, format: Format },
+}
+
+/// An MNS topic or queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MnsResource {
+    Topic,
+    Queue,
+}
+
+/// One parsed target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetSpec {
+    pub endpoint: Endpoint,
+    pub min_severity: Severity,
+}
+
+impl TargetSpec {
+    /// A name for logs and errors: the target without its options.
+    pub fn name(&self) -> String {
+        match &self.endpoint {
+            Endpoint::Stdout { .. } => "stdout".to_string(),
+            Endpoint::Sns { topic_arn } => format!("sns:{topic_arn}"),
+            Endpoint::Sqs { queue_url } => format!("sqs:{queue_url}"),
+            Endpoint::Mns { endpoint, resource, name, .. } => {
+                let kind = match resource {
+                    MnsResource::Topic => "topics",
+                    MnsResource::Queue => "queues",
+                };
+                format!("mns:{endpoint}/{kind}/{name}")
+            }
+        }
+    }
+}
+
+/// Parses a target list; an empty list means stdout.
+pub fn parse_targets(s: &str) -> Result<Vec<TargetSpec>, ConfigError> {
+    let items: Vec<&str> = s.split(|c: char| c.is_whitespace() || c == ',' || c == ';').filter(|t| !t.is_empty()).collect();
+    if items.is_empty() {
+        return Ok(vec![TargetSpec { endpoint: Endpoint::Stdout { format: Format::Text }, min_severity: Severity::Info }]);
+    }
+    items.into_iter().map(parse_target).collect()
+}
+
+fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
+    let err = |m: String| ConfigError(format!("KMS_ALERTS_TARGETS: {item:?}: {m}"));
+    let (main, query) = match item.split_once('?') {
+        Some((m, q)) => (m, q),
+        None => (item, ""),
+    };
+    let mut min_severity = Severity::Info;
+    let mut format = None;
+    let mut tag = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or_else(|| err(format!("option {pair:?} needs a value")))?;
+        match k {
+            "min_severity" | "severity" => {
+                min_severity = kms_alerts_core::Severity::from_level(v)
+                    .ok_or_else(|| err(format!("min_severity {v:?}: expected info, warning or critical")))?
+            }
+            "format" => format = Some(v.parse::<Format>().map_err(err)?),
+            "tag" => tag = Some(v.to_string()),
+            other => return Err(err(format!("unknown option {other:?}"))),
+        }
+    }
+    let (scheme, rest) = main.split_once(':').unwrap_or((main, ""));
+    let endpoint = match scheme {
+        "stdout" if rest.is_empty() => Endpoint::Stdout { format: format.unwrap_or(Format::Text) },
+        "sns" => {
+            let parts: Vec<&str> = rest.split(':').collect();
+            if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+                return Err(err("expected sns:arn:<partition>:sns:<region>:<account>:<topic>".into()));
+            }
+            Endpoint::Sns { topic_arn: rest.to_string() }
+        }
+        "sqs" => {
+            if !(rest.starts_with("https://") || rest.starts_with("http://")) || rest.trim_end_matches('/').matches('/').count() < 4 {
+                return Err(err("expected sqs:https://<host>/<account>/<queue>".into()));
+            }
+            Endpoint::Sqs { queue_url: rest.trim_end_matches('/').to_string() }
+        }
+        "mns" => {
+            let (endpoint, resource, name) = parse_mns(rest).ok_or_else(|| {
+                err("expected mns:https://<account>.mns.<region>.aliyuncs.com/topics/<name> or /queues/<name>".into())
+            })?;
+            Endpoint::Mns { endpoint, resource, name, tag: tag.take(), format: format.take().unwrap_or(Format::Json) }
+        }
+        _ => return Err(err("unknown target: expected stdout, sns:<arn>, sqs:<url> or mns:<url>".into())),
+    };
+    if format.is_some() && !matches!(endpoint, Endpoint::Stdout { .. }) {
+        return Err(err("format applies to stdout and mns targets only".into()));
+    }
+    if tag.is_some() {
+        return Err(err("tag applies to mns topics only".into()));
+    }
+    Ok(TargetSpec { endpoint, min_severity })
+}
+
+fn parse_mns(url: &str) -> Option<(String, MnsResource, String)> {
+    let after_scheme = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let slash = after_scheme.find('/')?;
+    let endpoint = &url[..url.len() - after_scheme.len() + slash];
+    let mut path = after_scheme[slash + 1..].trim_end_matches('/').split('/');
+    let resource = match path.next()? {
+        "topics" => MnsResource::Topic,
+        "queues" => MnsResource::Queue,
+        _ => return None,
+    };
+    let name = path.next()?;
+    let valid = !name.is_empty() && name.len() <= 256 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    (valid && path.next().is_none()).then(|| (endpoint.to_string(), resource, name.to_string()))
+}
+
+/// Delivery settings, from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Attempts per publish, the first included (`KMS_ALERTS_MAX_ATTEMPTS`, default 3).
+    pub max_attempts: u32,
+    /// First retry delay, doubled each time (`KMS_ALERTS_RETRY_BASE_MS`, default 100).
+    pub retry_base: Duration,
+    /// How long a delivered alert is remembered to drop redeliveries (`KMS_ALERTS_DEDUP_TTL_SECONDS`, default 600; 0 disables).
+    pub dedup_ttl: Duration,
+    /// How many delivered alerts are remembered at most (`KMS_ALERTS_DEDUP_CAPACITY`, default 10000).
+    pub dedup_capacity: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { max_attempts: 3, retry_base: Duration::from_millis(100), dedup_ttl: Duration::from_secs(600), dedup_capacity: 10_000 }
+    }
+}
+
+impl Settings {
+    /// Reads the settings; a malformed value is an error naming the variable.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        fn num(name: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+            match std::env::var(name) {
+                Ok(v) if !v.trim().is_empty() => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .ok_or_else(|| ConfigError(format!("{name}={v:?}: expected a whole number from {min} to {max}"))),
+                _ => Ok(default),
+            }
+        }
+        let d = Settings::default();
+        Ok(Settings {
+            max_attempts: num("KMS_ALERTS_MAX_ATTEMPTS", d.max_attempts as u64, 1, 10)? as u32,
+            retry_base: Duration::from_millis(num("KMS_ALERTS_RETRY_BASE_MS", 100, 1, 60_000)?),
+            dedup_ttl: Duration::from_secs(num("KMS_ALERTS_DEDUP_TTL_SECONDS", 600, 0, 86_400)?),
+            dedup_capacity: num("KMS_ALERTS_DEDUP_CAPACITY", 10_000, 1, 10_000_000)? as usize,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_target_kind_with_options() {
+        let t = parse_targets(
+            "sns:arn:aws:sns:us-east-1:111122223333:pager.fifo?min_severity=critical, \
+             sqs:https://sqs.us-east-1.amazonaws.com/111122223333/audit\n\
+             stdout?format=json;mns:https://123.mns.cn-hangzhou.aliyuncs.com/topics/kms-alerts?tag=kms&min_severity=warning",
+        )
+        .unwrap();
+        assert_eq!(t.len(), 4);
+        assert_eq!(t[0].endpoint, Endpoint::Sns { topic_arn: "arn:aws:sns:us-east-1:111122223333:pager.fifo".into() });
+        assert_eq!(t[0].min_severity, Severity::Critical);
+        assert_eq!(t[1].name(), "sqs:https://sqs.us-east-1.amazonaws.com/111122223333/audit");
+        assert_eq!(t[2].endpoint, Endpoint::Stdout { format: Format::Json });
+        assert_eq!(
+            t[3].endpoint,
+            Endpoint::Mns {
+                endpoint: "https://123.mns.cn-hangzhou.aliyuncs.com".into(),
+                resource: MnsResource::Topic,
+                name: "kms-alerts".into(),
+                tag: Some("kms".into()),
+                format: Format::Json,
+            }
+        );
+        assert_eq!(t[3].min_severity, Severity::Warning);
+        assert_eq!(parse_targets("  ").unwrap()[0].endpoint, Endpoint::Stdout { format: Format::Text });
+    }
+
+    #[test]
+    fn bad_targets_name_the_target_and_the_problem() {
+        for (spec, want) in [
+            ("sns:topic-name", "expected sns:arn:"),
+            ("sqs:queue", "expected sqs:https://"),
+            ("kafka:x", "unknown target"),
+            ("stdout?min_severity=loud", "min_severity \"loud\""),
+            ("stdout?colour=red", "unknown option \"colour\""),
+            ("sns:arn:aws:sns:us-east-1:1:t?format=json", "format applies to stdout and mns"),
+            ("mns:https://1.mns.cn-hangzhou.aliyuncs.com/buckets/x", "expected mns:"),
+            ("mns:https://1.mns.cn-hangzhou.aliyuncs.com/queues/a/b", "expected mns:"),
+        ] {
+            let e = parse_targets(spec).unwrap_err().to_string();
+            assert!(e.contains(want), "{spec}: {e}");
+            assert!(e.contains(spec.split('?').next().unwrap()), "{spec}: {e}");
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! What each sink sends: SNS subject and per-protocol message, SQS body, message attributes.
+//! Sizes are bounded here so a publish is never rejected because of event content.
+
+use kms_alerts_core::render::{json_within, subject, text};
+use kms_alerts_core::Alert;
+use serde_json::json;
+
+/// SNS and SQS reject messages over 256 KiB (262,144 bytes), attributes included.
+pub const AWS_MESSAGE_MAX: usize = 262_144;
+/// Room kept for message attributes and request overhead.
+const ATTRIBUTE_ALLOWANCE: usize = 4_096;
+
+/// Message attributes every sink sets, so subscribers can filter (SNS filter policies).
+pub fn attributes(alert: &Alert) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("severity", alert.severity.as_str().to_string()),
+        ("kind", alert.kind.as_str().to_string()),
+        ("family", alert.family.as_str().to_string()),
+        ("cloud", alert.cloud.as_str().to_string()),
+    ];
+    for (name, value) in [("region", &alert.region), ("account", &alert.account)] {
+        if let Some(v) = value.as_deref().map(clean_attribute).filter(|v| !v.is_empty()) {
+            out.push((name, v));
+        }
+    }
+    out
+}
+
+/// Attribute values: printable, at most 256 characters.
+fn clean_attribute(v: &str) -> String {
+    kms_alerts_core::text::one_line(v, 256)
+}
+
+/// The SNS subject (see [`subject`]).
+pub fn sns_subject(alert: &Alert) -> String {
+    subject(alert)
+}
+
+/// The SNS `MessageStructure=json` payload: text for email and SMS-like protocols, the JSON
+/// alert for SQS, Lambda, HTTP(S) and Firehose subscribers. The whole payload stays under the
+/// SNS limit: the JSON copies give way by truncating the raw event first.
+pub fn sns_message(alert: &Alert) -> String {
+    let body = text(alert);
+    let sms = subject(alert);
+    // Five JSON copies plus two text copies plus the SMS line must fit.
+    let budget = AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE - 2 * body.len() - sms.len() - 512;
+    let mut per_copy = budget / 5;
+    loop {
+        let alert_json = json_within(alert, per_copy);
+        let payload = json!({
+            "default": body,
+            "email": body,
+            "sms": sms,
+            "sqs": alert_json,
+            "lambda": alert_json,
+            "http": alert_json,
+            "https": alert_json,
+            "firehose": alert_json,
+        })
+        .to_string();
+        if payload.len() <= AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE || per_copy < 1024 {
+            return payload;
+        }
+        per_copy = per_copy * 3 / 4;
+    }
+}
+
+/// The SQS body: the JSON alert, raw event truncated if needed.
+pub fn sqs_body(alert: &Alert) -> String {
+    json_within(alert, AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE)
+}
+
+/// SNS/SQS FIFO ids: group and deduplication id from the alert's dedup key (128 characters
+/// of `[A-Za-z0-9!-~]` at most; the key already is).
+pub fn fifo_ids(alert: &Alert) -> (String, String) {
+    let id: String = alert.dedup_key.chars().filter(|c| c.is_ascii_graphic()).take(128).collect();
+    (id.clone(), id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn big_alert() -> Alert {
+        let ev = serde_json::json!({"source": "aws.kms", "detail-type": "KMS CMK Deletion", "region": "us-east-1",
+            "account": "1", "detail": {"key-id": "k", "padding": "\u{0001}é".repeat(400_000)}});
+        kms_alerts_core::parse(ev.to_string().as_bytes()).unwrap().remove(0).result.unwrap()
+    }
+
+    #[test]
+    fn sns_payload_fits_even_for_a_huge_event() {
+        let a = big_alert();
+        let m = sns_message(&a);
+        assert!(m.len() <= AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE, "{}", m.len());
+        let v: serde_json::Value = serde_json::from_str(&m).unwrap();
+        assert!(v["default"].as_str().unwrap().starts_with("[WARNING] KMS key deleted: k"));
+        let inner: serde_json::Value = serde_json::from_str(v["sqs"].as_str().unwrap()).unwrap();
+        assert_eq!(inner["raw_truncated"], true);
+        assert_eq!(inner["kind"], "key_deleted");
+    }
+
+    #[test]
+    fn sqs_body_fits() {
+        let body = sqs_body(&big_alert());
+        assert!(body.len() <= AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE);
+    }
+
+    #[test]
+    fn attributes_skip_missing_values() {
+        let ev = br#"{"source":"aws.kms","detail-type":"KMS CMK Rotation","detail":{}}"#;
+        let a = kms_alerts_core::parse(ev).unwrap().remove(0).result.unwrap();
+        let names: Vec<_> = attributes(&a).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["severity", "kind", "family", "cloud"]);
+    }
+}

@@ -1,0 +1,52 @@
+//! AWS SNS topics (standard and FIFO) via `aws-sdk-sns`.
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sdk_sns::Client;
+use kms_alerts_core::Alert;
+
+use crate::aws_error::sink_error;
+use crate::error::SinkError;
+use crate::message::{attributes, fifo_ids, sns_message, sns_subject};
+
+/// Publishes to one topic with `MessageStructure=json`: email gets text, SQS/Lambda/HTTP(S)
+/// subscribers get the JSON alert. FIFO topics get group and deduplication ids.
+#[derive(Debug, Clone)]
+pub struct SnsSink {
+    client: Client,
+    topic_arn: String,
+    name: String,
+}
+
+impl SnsSink {
+    pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
+        let topic_arn = topic_arn.into();
+        SnsSink { client, name: format!("sns:{topic_arn}"), topic_arn }
+    }
+
+    fn is_fifo(&self) -> bool {
+        self.topic_arn.ends_with(".fifo")
+    }
+
+    pub async fn send(&self, alert: &Alert) -> Result<(), SinkError> {
+        let mut req = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(sns_subject(alert))
+            .message_structure("json")
+            .message(sns_message(alert));
+        for (name, value) in attributes(alert) {
+            let attr = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| SinkError { target: self.name.clone(), transient: false, message: e.to_string() })?;
+            req = req.message_attributes(name, attr);
+        }
+        if self.is_fifo() {
+            let (group, dedup) = fifo_ids(alert);
+            req = req.message_group_id(group).message_deduplication_id(dedup);
+        }
+        req.send().await.map(|_| ()).map_err(|e| sink_error(&self.name, e))
+    }
+}

@@ -1,0 +1,42 @@
+//! AWS SQS queues (standard and FIFO) via `aws-sdk-sqs`.
+
+use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::Client;
+use kms_alerts_core::Alert;
+
+use crate::aws_error::sink_error;
+use crate::error::SinkError;
+use crate::message::{attributes, fifo_ids, sqs_body};
+
+/// Sends the JSON alert to one queue, with the same attributes as SNS; FIFO queues get group
+/// and deduplication ids.
+#[derive(Debug, Clone)]
+pub struct SqsSink {
+    client: Client,
+    queue_url: String,
+    name: String,
+}
+
+impl SqsSink {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        let queue_url = queue_url.into();
+        SqsSink { client, name: format!("sqs:{queue_url}"), queue_url }
+    }
+
+    pub async fn send(&self, alert: &Alert) -> Result<(), SinkError> {
+        let mut req = self.client.send_message().queue_url(&self.queue_url).message_body(sqs_body(alert));
+        for (name, value) in attributes(alert) {
+            let attr = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| SinkError { target: self.name.clone(), transient: false, message: e.to_string() })?;
+            req = req.message_attributes(name, attr);
+        }
+        if self.queue_url.ends_with(".fifo") {
+            let (group, dedup) = fifo_ids(alert);
+            req = req.message_group_id(group).message_deduplication_id(dedup);
+        }
+        req.send().await.map(|_| ()).map_err(|e| sink_error(&self.name, e))
+    }
+}

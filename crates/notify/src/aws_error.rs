@@ -1,5 +1,6 @@
 //! Classifying AWS SDK errors: transient (already retried by the SDK) or permanent.
 
+use aws_sdk_sns::config::http::HttpResponse;
 use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::error::SinkError;
@@ -18,13 +19,15 @@ const TRANSIENT_CODES: &[&str] = &[
     "RequestTimeout",
 ];
 
-pub(crate) fn sink_error<E, R>(target: &str, err: SdkError<E, R>) -> SinkError
+pub(crate) fn sink_error<E>(target: &str, err: SdkError<E, HttpResponse>) -> SinkError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let transient = match &err {
-        SdkError::ServiceError(se) => se.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c)),
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            status >= 500 || status == 429 || se.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
+        }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         _ => false,
     };

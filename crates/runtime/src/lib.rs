@@ -1,1 +1,87 @@
-//! stub
+//! kms-alerts runtime: runs one handler (one event family) on AWS Lambda, on Alibaba Cloud
+//! Function Compute, or locally, chosen at start-up from the environment.
+//!
+//! - `AWS_LAMBDA_RUNTIME_API` set: AWS Lambda, through `lambda_runtime`.
+//! - `FC_FUNCTION_NAME`, `FC_CUSTOM_LISTEN_PORT` or `FC_SERVER_PORT` set: Function Compute
+//!   custom runtime, an HTTP server on `0.0.0.0:$FC_CUSTOM_LISTEN_PORT`.
+//! - otherwise: local, one event (or batch) from stdin, published to the configured targets.
+//!
+//! `KMS_ALERTS_PLATFORM=lambda|fc|local` overrides the detection.
+
+pub mod fc;
+pub mod handler;
+pub mod lambda;
+pub mod local;
+pub mod logging;
+
+use std::process::ExitCode;
+
+use kms_alerts_core::Family;
+
+pub use handler::{AlertOutcome, Handler, Outcome};
+
+/// Where the process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Lambda,
+    FunctionCompute,
+    Local,
+}
+
+impl Platform {
+    /// Detects the platform from the environment.
+    pub fn detect() -> Platform {
+        let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        match std::env::var("KMS_ALERTS_PLATFORM").ok().as_deref() {
+            Some("lambda") => return Platform::Lambda,
+            Some("fc") => return Platform::FunctionCompute,
+            Some("local") => return Platform::Local,
+            _ => {}
+        }
+        if set("AWS_LAMBDA_RUNTIME_API") {
+            Platform::Lambda
+        } else if set("FC_FUNCTION_NAME") || set("FC_CUSTOM_LISTEN_PORT") || set("FC_SERVER_PORT") {
+            Platform::FunctionCompute
+        } else {
+            Platform::Local
+        }
+    }
+}
+
+/// The whole `main` of a handler binary: logging, configuration, then the platform's loop.
+pub fn main(family: Family) -> ExitCode {
+    let platform = Platform::detect();
+    if platform == Platform::Lambda {
+        lambda::fill_missing_env();
+    }
+    logging::init(platform);
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kms-alerts: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        let handler = match Handler::from_env(family).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "invalid configuration");
+                return ExitCode::from(2);
+            }
+        };
+        tracing::info!(family = family.as_str(), ?platform, targets = ?handler.notifier().target_names(), "handler ready");
+        let result = match platform {
+            Platform::Lambda => lambda::run(handler).await,
+            Platform::FunctionCompute => fc::run(handler).await,
+            Platform::Local => local::run(handler).await,
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "handler stopped");
+                ExitCode::from(1)
+            }
+        }
+    })
+}

@@ -1,0 +1,146 @@
+//! The handler proper, shared by every platform: parse, check the family, publish each alert,
+//! and report per record what happened.
+
+use kms_alerts_core::{parse_labelled, parse_value, Family, ParseError, Record};
+use kms_alerts_notify::{ConfigError, Delivery, Notifier};
+use serde::Serialize;
+use serde_json::Value;
+
+/// One handler: its family and its targets, built once per process.
+#[derive(Debug)]
+pub struct Handler {
+    family: Family,
+    notifier: Notifier,
+}
+
+/// What happened to one alert (or one record that could not become one).
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertOutcome {
+    /// SQS messageId / SNS MessageId / CloudEvent id the record came with.
+    pub delivery_id: Option<String>,
+    pub kind: Option<String>,
+    pub severity: Option<String>,
+    pub dedup_key: Option<String>,
+    pub sent: Vec<String>,
+    pub duplicate: Vec<String>,
+    pub filtered: Vec<String>,
+    /// Why the record failed; `None` when it was delivered everywhere it should be.
+    pub error: Option<String>,
+}
+
+/// What happened to one invocation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub alerts: Vec<AlertOutcome>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.alerts.iter().all(|a| a.error.is_none())
+    }
+
+    /// Delivery ids of failed records; `None` if some failed record has no id to report.
+    pub fn failed_ids(&self) -> Option<Vec<String>> {
+        let mut ids: Vec<String> = Vec::new();
+        for a in self.alerts.iter().filter(|a| a.error.is_some()) {
+            let id = a.delivery_id.clone()?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Some(ids)
+    }
+
+    /// All error messages, one per failed record.
+    pub fn errors(&self) -> Vec<String> {
+        self.alerts.iter().filter_map(|a| a.error.clone()).collect()
+    }
+}
+
+impl Handler {
+    pub async fn from_env(family: Family) -> Result<Handler, ConfigError> {
+        Ok(Handler { family, notifier: Notifier::from_env().await? })
+    }
+
+    pub fn new(family: Family, notifier: Notifier) -> Handler {
+        Handler { family, notifier }
+    }
+
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// Handles raw bytes (FC body, stdin). Unparseable input is an error.
+    pub async fn handle_bytes(&self, body: &[u8], request_id: &str) -> Result<Outcome, ParseError> {
+        let records = parse_labelled(body, &format!("request {request_id}"))?;
+        Ok(self.handle_records(records, request_id).await)
+    }
+
+    /// Handles an already-decoded event (Lambda).
+    pub async fn handle_value(&self, event: Value, request_id: &str) -> Outcome {
+        self.handle_records(parse_value(event), request_id).await
+    }
+
+    async fn handle_records(&self, records: Vec<Record>, request_id: &str) -> Outcome {
+        let alerts = futures_util::future::join_all(records.into_iter().map(|r| self.handle_record(r, request_id))).await;
+        Outcome { alerts }
+    }
+
+    async fn handle_record(&self, record: Record, request_id: &str) -> AlertOutcome {
+        let mut out = AlertOutcome {
+            delivery_id: record.delivery_id,
+            kind: None,
+            severity: None,
+            dedup_key: None,
+            sent: vec![],
+            duplicate: vec![],
+            filtered: vec![],
+            error: None,
+        };
+        let alert = match record.result {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(request_id, delivery_id = ?out.delivery_id, error = %e, "record is not a readable event");
+                out.error = Some(e.to_string());
+                return out;
+            }
+        };
+        out.kind = Some(alert.kind.as_str().to_string());
+        out.severity = Some(alert.severity.as_str().to_string());
+        out.dedup_key = Some(alert.dedup_key.clone());
+        if alert.family != self.family {
+            tracing::warn!(
+                request_id,
+                kind = alert.kind.as_str(),
+                dedup_key = %alert.dedup_key,
+                alert_family = alert.family.as_str(),
+                handler_family = self.family.as_str(),
+                "alert of another family reached this handler (check the routing rule); publishing it all the same"
+            );
+        }
+        match self.notifier.publish(&alert).await {
+            Ok(Delivery { sent, duplicate, filtered }) => {
+                tracing::info!(
+                    request_id,
+                    kind = alert.kind.as_str(),
+                    severity = alert.severity.as_str(),
+                    dedup_key = %alert.dedup_key,
+                    sent = ?sent,
+                    duplicate = ?duplicate,
+                    "alert published"
+                );
+                (out.sent, out.duplicate, out.filtered) = (sent, duplicate, filtered);
+            }
+            Err(e) => {
+                tracing::error!(request_id, kind = alert.kind.as_str(), dedup_key = %alert.dedup_key, error = %e, "alert not published");
+                out.sent = e.sent.clone();
+                out.error = Some(e.to_string());
+            }
+        }
+        out
+    }
+}

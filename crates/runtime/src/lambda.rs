@@ -1,0 +1,69 @@
+//! AWS Lambda: the runtime API loop of `lambda_runtime`. EventBridge invocations fail when
+//! any alert is not published (EventBridge retries, then the DLQ); SQS batches report
+//! per-record failures in `batchItemFailures` so only those records are redelivered.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+use crate::handler::Handler;
+
+/// Lambda always sets these; `lambda_runtime` panics without them, so a hand-started
+/// process (emulators, tests) gets harmless defaults instead.
+pub fn fill_missing_env() {
+    for (k, v) in [
+        ("AWS_LAMBDA_FUNCTION_NAME", "kms-alerts"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "local"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "local"),
+    ] {
+        if std::env::var_os(k).is_none() {
+            std::env::set_var(k, v);
+        }
+    }
+}
+
+/// True for the SQS event shape: `{"Records": [{"eventSource": "aws:sqs", ...}]}`.
+pub fn is_sqs_batch(event: &Value) -> bool {
+    event.get("Records").and_then(Value::as_array).is_some_and(|rs| {
+        !rs.is_empty() && rs.iter().all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs") || r.get("messageId").is_some())
+    })
+}
+
+/// Handles one invocation; `Err` makes it a failed invocation.
+pub async fn invoke(handler: &Handler, event: Value, request_id: &str) -> Result<Value, Error> {
+    let sqs = is_sqs_batch(&event);
+    let outcome = handler.handle_value(event, request_id).await;
+    if sqs {
+        let ids = outcome.failed_ids().ok_or_else(|| -> Error {
+            format!("a failed SQS record has no messageId; failing the whole batch: {}", outcome.errors().join("; ")).into()
+        })?;
+        let mut resp = SqsBatchResponse::default();
+        resp.batch_item_failures = ids
+            .into_iter()
+            .map(|id| {
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                f
+            })
+            .collect();
+        return Ok(serde_json::to_value(resp)?);
+    }
+    if outcome.ok() {
+        Ok(serde_json::to_value(&outcome)?)
+    } else {
+        Err(outcome.errors().join("; ").into())
+    }
+}
+
+pub async fn run(handler: Handler) -> Result<(), Error> {
+    let handler = Arc::new(handler);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = handler.clone();
+        async move { invoke(&handler, event.payload, &event.context.request_id).await }
+    }))
+    .await
+}

@@ -4,4 +4,5 @@
 
 pub mod http;
 pub mod lambda_api;
+pub mod mns;
 pub mod moto;

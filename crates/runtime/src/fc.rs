@@ -4,6 +4,7 @@
 //! - `POST /invoke`: the event (CloudMonitor event, CloudEvent object or array, alarm callback).
 //!   200 with the outcome when every alert was published; otherwise status 404 and
 //!   `x-fc-status: 404` with an error body, so FC's retry and async dead-letter see it.
+//! - `POST /alarm`: the same, for CloudMonitor alarm callbacks through an HTTP trigger.
 //! - `POST /initialize`: 200 (nothing to warm: clients are built at start).
 //! - `GET /pre-stop`: 200.
 //! - anything else: 404.
@@ -72,7 +73,8 @@ pub async fn serve(listener: TcpListener, handler: Arc<Handler>, max_body: usize
 
 async fn route(handler: Arc<Handler>, req: Request<Incoming>, max_body: usize) -> Result<Response<Full<Bytes>>, Infallible> {
     let resp = match (req.method(), req.uri().path()) {
-        (&Method::POST, "/invoke") => invoke(&handler, req, max_body).await,
+        // `/alarm` is where an HTTP trigger delivers CloudMonitor alarm callbacks.
+        (&Method::POST, "/invoke" | "/alarm") => invoke(&handler, req, max_body).await,
         (&Method::POST, "/initialize") => plain(StatusCode::OK, "initialized"),
         (&Method::GET, "/pre-stop") => plain(StatusCode::OK, "stopping"),
         _ => plain(StatusCode::NOT_FOUND, "not found"),

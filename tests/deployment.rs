@@ -74,7 +74,7 @@ fn s_yaml_deploys_every_handler_as_an_fc3_custom_runtime() {
         assert_eq!(p["code"], format!("./target/fc/{name}"), "{name}");
         assert_eq!(p["customRuntimeConfig"]["port"], 9000, "{name}");
         assert_eq!(p["customRuntimeConfig"]["command"][0], "./bootstrap", "{name}");
-        assert!(p["environmentVariables"]["KMS_ALERTS_TARGETS"].as_str().unwrap().contains("mns:"), "{name}");
+        assert_eq!(p["environmentVariables"]["KMS_ALERTS_TARGETS"], "${vars.targets}", "{name}");
         assert!(p["asyncInvokeConfig"]["destinationConfig"]["onFailure"]["destination"].is_string(), "{name} has a dead letter");
         for t in p["triggers"].as_array().unwrap().iter().filter(|t| t["triggerType"] == "eventbridge") {
             let c = &t["triggerConfig"];
@@ -89,6 +89,8 @@ fn s_yaml_deploys_every_handler_as_an_fc3_custom_runtime() {
     }
     prefixes.sort();
     assert_eq!(prefixes, ["kms:Instance:", "kms:Key:", "kms:Secret:"]);
+    let targets = s["vars"]["targets"].as_str().unwrap();
+    assert!(targets.contains("/topics/kms-alerts") && targets.contains("/queues/kms-alerts-audit"), "{targets}");
     let build = s["vars"]["build"].as_str().unwrap();
     assert!(build.contains("x86_64-unknown-linux-gnu.2.28"), "binaries must run on Debian 10's glibc 2.28");
     for bin in ["key-lifecycle", "secret-lifecycle", "instance-health", "api-activity"] {

@@ -33,6 +33,7 @@ struct State {
     rejected: Vec<String>,
     flaky_left: u32,
     requests: u32,
+    accept_limit: Option<usize>,
 }
 
 pub struct MnsServer {
@@ -121,6 +122,9 @@ impl MnsServer {
                 let code = if kind == "topics" { "TopicNotExist" } else { "QueueNotExist" };
                 return error(404, code, "The topic you provided is not exist.");
             }
+            if s.accept_limit.is_some_and(|n| s.received.len() >= n) {
+                return error(503, "ServiceUnavailable", "The service is down.");
+            }
             if name.starts_with("flaky") && s.flaky_left > 0 {
                 s.flaky_left -= 1;
                 return error(503, "InternalError", "Internal error, please retry later.");
@@ -147,6 +151,11 @@ impl MnsServer {
     /// `http://127.0.0.1:PORT`, the MNS endpoint to configure.
     pub fn endpoint(&self) -> String {
         self.server.url()
+    }
+
+    /// After `n` accepted messages the server answers every request with 503, as if it died.
+    pub fn stop_accepting_after(&self, n: usize) {
+        self.state.lock().unwrap().accept_limit = Some(n);
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -1,0 +1,98 @@
+//! Fault injection: sinks that fail transiently, permanently, or die in the middle of a batch.
+//! An alert is delivered exactly once after retries, or the invocation fails (Lambda error,
+//! SQS batchItemFailures); never a success without a publish.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{assert_no_secrets, event, Proc, FAKE_ALIBABA_SECRET};
+use kms_alerts_testkit::lambda_api::RuntimeApi;
+use kms_alerts_testkit::mns::MnsServer;
+use serde_json::{json, Value};
+
+fn lambda(api: &RuntimeApi, targets: &str) -> Proc {
+    Proc::spawn(
+        env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+        &[
+            ("AWS_LAMBDA_RUNTIME_API", api.host()),
+            ("KMS_ALERTS_TARGETS", targets.to_string()),
+            ("KMS_ALERTS_MAX_ATTEMPTS", "3".into()),
+            ("KMS_ALERTS_RETRY_BASE_MS", "2".into()),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tFAKEid".into()),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", FAKE_ALIBABA_SECRET.into()),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
+        ],
+    )
+}
+
+/// `n` distinct rotation events in one SQS batch; message ids `m-<i>`, event ids `ev-<i>`.
+fn batch(n: usize) -> String {
+    let base: Value = serde_json::from_slice(&event("aws/kms-cmk-rotation.json")).unwrap();
+    let records: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut e = base.clone();
+            e["id"] = format!("ev-{i}").into();
+            json!({"messageId": format!("m-{i}"), "eventSource": "aws:sqs", "body": e.to_string()})
+        })
+        .collect();
+    json!({ "Records": records }).to_string()
+}
+
+#[test]
+fn transient_sink_failures_are_retried_and_delivered_exactly_once() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 2);
+    let api = RuntimeApi::start();
+    let p = lambda(&api, &format!("mns:{}/topics/flaky-alerts", mns.endpoint()));
+    let resp = api.invoke(&event("aws/kms-cmk-deletion.json")).unwrap();
+    let resp: Value = serde_json::from_str(&resp).unwrap();
+    assert!(resp["alerts"][0]["error"].is_null(), "{resp}");
+    assert_eq!(mns.requests(), 3, "two 503s, then success");
+    assert_eq!(mns.received().len(), 1, "exactly once");
+    // Redelivered by the platform: still exactly once.
+    api.invoke(&event("aws/kms-cmk-deletion.json")).unwrap();
+    assert_eq!(mns.received().len(), 1);
+    assert_no_secrets(&p.logs());
+}
+
+#[test]
+fn permanent_sink_failure_fails_the_invocation() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let api = RuntimeApi::start();
+    let p = lambda(&api, &format!("mns:{}/topics/missing-alerts", mns.endpoint()));
+    let err = api.invoke(&event("aws/kms-cmk-deletion.json")).unwrap_err();
+    assert!(err.contains("TopicNotExist"), "{err}");
+    assert_eq!(mns.requests(), 1, "a permanent error is not retried");
+    assert!(!err.contains(FAKE_ALIBABA_SECRET));
+    assert_no_secrets(&p.logs());
+}
+
+#[test]
+fn sink_dying_mid_batch_reports_exactly_the_unsent_records() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    mns.stop_accepting_after(4);
+    let api = RuntimeApi::start();
+    let _p = lambda(&api, &format!("mns:{}/queues/kms-audit", mns.endpoint()));
+    let resp: Value = serde_json::from_str(&api.invoke(batch(10).as_bytes()).unwrap()).unwrap();
+    let failed: BTreeSet<String> =
+        resp["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap().to_string()).collect();
+    let sent: BTreeSet<String> = mns
+        .received()
+        .iter()
+        .map(|r| {
+            let alert: Value = serde_json::from_str(&r.body).unwrap();
+            format!("m-{}", alert["event_id"].as_str().unwrap().trim_start_matches("ev-"))
+        })
+        .collect();
+    assert_eq!(sent.len(), 4);
+    assert_eq!(failed.len(), 6);
+    assert!(sent.is_disjoint(&failed), "a sent record is never reported failed");
+    let all: BTreeSet<String> = (0..10).map(|i| format!("m-{i}")).collect();
+    assert_eq!(sent.union(&failed).cloned().collect::<BTreeSet<_>>(), all, "every record is either sent or reported");
+
+    // The platform redelivers the failed records once the sink is back: nothing twice.
+    mns.stop_accepting_after(usize::MAX);
+    let resp: Value = serde_json::from_str(&api.invoke(batch(10).as_bytes()).unwrap()).unwrap();
+    assert_eq!(resp["batchItemFailures"], json!([]));
+    assert_eq!(mns.received().len(), 10, "the 4 already sent were not sent again");
+}

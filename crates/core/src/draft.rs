@@ -9,6 +9,25 @@ use crate::text::one_line;
 
 /// Longest resource name kept in a title.
 const TITLE_NAME_MAX: usize = 80;
+/// Longest value kept in any field of the normalized alert (the raw event keeps everything).
+pub(crate) const FIELD_MAX: usize = 2048;
+/// Most facts kept.
+const FACTS_MAX: usize = 64;
+
+/// Cuts `s` to at most `max` characters (keeping its content otherwise exact), ending in `…`.
+fn bounded(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        if let Some((i, _)) = s.char_indices().nth(max - 1) {
+            s.truncate(i);
+            s.push('…');
+        }
+    }
+    s
+}
+
+fn bounded_opt(s: Option<String>) -> Option<String> {
+    s.map(|s| bounded(s, FIELD_MAX))
+}
 
 #[derive(Debug)]
 pub(crate) struct Draft {
@@ -73,7 +92,24 @@ impl Draft {
         }
     }
 
-    pub fn finish(self, raw: Value) -> Alert {
+    pub fn finish(mut self, raw: Value) -> Alert {
+        // Event content is unbounded; the alert is not. Every field stays usable in a message.
+        self.facts.truncate(FACTS_MAX);
+        for f in &mut self.facts {
+            f.label = bounded(std::mem::take(&mut f.label), 128);
+            f.value = bounded(std::mem::take(&mut f.value), FIELD_MAX);
+        }
+        self.summary = bounded(self.summary, 2 * FIELD_MAX);
+        for field in [
+            &mut self.account,
+            &mut self.region,
+            &mut self.resource,
+            &mut self.resource_name,
+            &mut self.event_id,
+            &mut self.event_type,
+        ] {
+            *field = bounded_opt(field.take());
+        }
         let severity = self.severity.unwrap_or_else(|| self.kind.default_severity());
         let family = self.family.unwrap_or_else(|| self.kind.family());
         let title = match self.title {

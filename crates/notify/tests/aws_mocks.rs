@@ -37,7 +37,7 @@ async fn sns_publish_has_subject_structure_attributes_and_fifo_ids() {
                 && attrs["account"].string_value() == Some("111122223333")
                 && r.message_group_id().is_some_and(|g| g.starts_with("aws:key_deleted:"))
                 && r.message_deduplication_id() == r.message_group_id()
-                && serde_json::from_str::<serde_json::Value>(r.message().unwrap()).unwrap()["default"]
+                && serde_json::from_str::<serde_json::Value>(r.message().unwrap()).unwrap()["email"]
                     .as_str()
                     .unwrap()
                     .starts_with("[WARNING] KMS key deleted")

@@ -11,7 +11,8 @@ pub const VALUE_MAX: usize = 512;
 const ZWSP: char = '\u{200B}';
 
 /// Makes `s` inert in any chat or mail client: one line, at most `max` characters, URLs
-/// defanged (`http[:]//`, `www[.]`), `@mentions` broken with a zero-width space, and `<`
+/// defanged (`http[:]//`, `www[.]`), Markdown link syntax split (`] (`), `@mentions` broken
+/// with a zero-width space, and `<`
 /// (which opens Slack's `<!channel>` and `<url|text>`, and HTML tags) turned into `‹`.
 pub fn neutralize(s: &str, max: usize) -> String {
     neutralize_cow(s, max).into_owned()
@@ -28,6 +29,7 @@ pub fn neutralize_cow(s: &str, max: usize) -> Cow<'_, str> {
     while let Some(c) = chars.next() {
         match c {
             ':' if line_has_slashes(&mut chars) => out.push_str("[:]"),
+            ']' if chars.peek() == Some(&'(') => out.push_str("] "),
             '@' | '＠' if chars.peek().is_some_and(|n| n.is_alphanumeric() || *n == '_' || *n == '-') => {
                 out.push(c);
                 out.push(ZWSP);
@@ -52,6 +54,7 @@ fn is_inert(s: &str, max: usize) -> bool {
         match c {
             b'@' | b'<' => return false,
             b':' if b[i + 1..].starts_with(b"//") => return false,
+            b']' if b.get(i + 1) == Some(&b'(') => return false,
             b'.' if i >= 3 && b[i - 3..i].eq_ignore_ascii_case(b"www") => return false,
             b' ' if prev == b' ' => return false,
             b' '..=b'~' => {}
@@ -109,9 +112,10 @@ mod tests {
 
     #[test]
     fn markdown_escapes_link_and_emphasis_syntax() {
-        assert_eq!(markdown("[link](http://evil)", 100), "\\[link\\]\\(http\\[:\\]//evil\\)");
+        assert_eq!(markdown("[link](http://evil)", 100), "\\[link\\] \\(http\\[:\\]//evil\\)");
         assert_eq!(markdown("*bold* _it_ `code` a&b", 100), "\\*bold\\* \\_it\\_ \\`code\\` a&amp;b");
         assert_eq!(markdown("<script>alert(1)</script>", 100), "‹script&gt;alert\\(1\\)‹/script&gt;");
-        assert_eq!(markdown("![img](x)", 100), "\\!\\[img\\]\\(x\\)");
+        assert_eq!(markdown("![img](x)", 100), "\\!\\[img\\] \\(x\\)");
+        assert_eq!(neutralize("[a](b)", 100), "[a] (b)");
     }
 }

@@ -14,4 +14,4 @@ export CFN_LINT="$PWD/$venv/bin/cfn-lint"
 
 cargo test --workspace --locked
 # The criterion benchmarks, run once each in test mode so they cannot rot.
-cargo test --locked -p kms-alerts-core --benches
+cargo test --locked -p kms-alerts-core -p kms-alerts-handlers --benches

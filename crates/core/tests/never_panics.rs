@@ -50,8 +50,54 @@ fn check_all_formats(input: &[u8]) {
     }
 }
 
+/// The sample events, the seed corpus for mutation.
+fn seeds() -> &'static [Vec<u8>] {
+    static SEEDS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+        let mut out = Vec::new();
+        for cloud in ["aws", "alibaba"] {
+            for entry in std::fs::read_dir(root.join(cloud)).unwrap() {
+                out.push(std::fs::read(entry.unwrap().path()).unwrap());
+            }
+        }
+        out
+    })
+}
+
+/// 2000 cases per property by default; `PROPTEST_CASES=1000000` for a long fuzzing run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Mutation fuzzing with the sample events as seed corpus: byte flips, insertions and
+    /// deletions anywhere.
+    #[test]
+    fn mutated_samples_never_panic(
+        seed in 0usize..1000,
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..12),
+    ) {
+        let seeds = seeds();
+        let mut bytes = seeds[seed % seeds.len()].clone();
+        for (at, byte, op) in edits {
+            if bytes.is_empty() {
+                bytes.push(byte);
+                continue;
+            }
+            let i = at.index(bytes.len());
+            match op {
+                0 => bytes[i] = byte,
+                1 => bytes.insert(i, byte),
+                _ => {
+                    bytes.remove(i);
+                }
+            }
+        }
+        check_all_formats(&bytes);
+    }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {

@@ -120,3 +120,44 @@ pub(super) fn normalize(event: Value) -> Alert {
         .or_else(|| d.event_id.as_deref().and_then(|e| links::aws_cloudtrail_event(&region, e)));
     d.finish(event)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{parse, Kind, Severity};
+
+    fn call(name: &str, error: Option<&str>) -> crate::Alert {
+        let mut detail = serde_json::json!({"eventSource": "kms.amazonaws.com", "eventName": name,
+            "requestParameters": {"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}});
+        if let Some(e) = error {
+            detail["errorCode"] = e.into();
+        }
+        let ev = serde_json::json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.kms",
+            "region": "us-east-1", "account": "1", "detail": detail});
+        parse(ev.to_string().as_bytes()).unwrap().remove(0).result.unwrap()
+    }
+
+    #[test]
+    fn each_kms_call_maps_to_a_kind_and_severity() {
+        let table = [
+            ("ScheduleKeyDeletion", Kind::KeyDeletionScheduled, Severity::Warning),
+            ("CancelKeyDeletion", Kind::ApiCall, Severity::Info),
+            ("DisableKey", Kind::ApiCall, Severity::Warning),
+            ("EnableKey", Kind::ApiCall, Severity::Info),
+            ("PutKeyPolicy", Kind::ApiCall, Severity::Warning),
+            ("DisableKeyRotation", Kind::ApiCall, Severity::Warning),
+            ("DeleteImportedKeyMaterial", Kind::ApiCall, Severity::Warning),
+            ("ImportKeyMaterial", Kind::ApiCall, Severity::Info),
+        ];
+        for (name, kind, severity) in table {
+            let a = call(name, None);
+            assert_eq!((a.kind, a.severity), (kind, severity), "{name}");
+            assert_eq!(a.event_type.as_deref(), Some(name));
+            assert!(a.console_url.is_some(), "{name}");
+        }
+        // A failed call is never the lifecycle event it attempted.
+        let a = call("ScheduleKeyDeletion", Some("AccessDeniedException"));
+        assert_eq!((a.kind, a.severity), (Kind::ApiCall, Severity::Warning));
+        assert!(a.title.contains("(failed)"));
+        assert_eq!(call("EnableKey", Some("KMSInvalidStateException")).severity, Severity::Info);
+    }
+}

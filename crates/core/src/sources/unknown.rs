@@ -9,14 +9,10 @@ use crate::fields::{text, time_field};
 use crate::Alert;
 
 pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
-    let is_obj = event.is_object();
-    let name = if is_obj {
-        text(&event, &["detail-type", "name", "eventName", "type", "event", "title"])
-    } else {
-        None
-    }
-    .or_else(|| env.and_then(|e| e.event_type.clone()));
-    let source = if is_obj { text(&event, &["source", "product"]) } else { None };
+    // `text` finds nothing in a non-object, so scalars and arrays fall through to the envelope.
+    let name = text(&event, &["detail-type", "name", "eventName", "type", "event", "title"])
+        .or_else(|| env.and_then(|e| e.event_type.clone()));
+    let source = text(&event, &["source", "product"]);
     let cloud = if source.as_deref().is_some_and(|s| s.starts_with("aws.")) || event.get("detail-type").is_some() {
         Cloud::Aws
     } else if env.is_some() || source.as_deref().is_some_and(|s| s.starts_with("acs.")) {

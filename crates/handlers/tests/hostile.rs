@@ -43,15 +43,7 @@ fn assert_inert(text: &str) {
 #[test]
 fn hostile_and_huge_events_through_lambda_to_sns_and_sqs() {
     let moto = Moto::start();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let conf = rt.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(moto.endpoint())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "test"))
-            .load(),
-    );
-    let (sns, sqs) = (aws_sdk_sns::Client::new(&conf), aws_sdk_sqs::Client::new(&conf));
+    let (rt, sns, sqs) = common::moto_clients(&moto);
     let (topic, sub_url, audit_url) = rt.block_on(async {
         let topic = sns.create_topic().name("alerts").send().await.unwrap().topic_arn.unwrap();
         let sub = sqs.create_queue().queue_name("sub").send().await.unwrap().queue_url.unwrap();

@@ -21,15 +21,8 @@ struct Aws {
 
 impl Aws {
     fn new(moto: &Moto) -> Aws {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let conf = rt.block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(moto.endpoint())
-                .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "test"))
-                .load(),
-        );
-        Aws { sns: aws_sdk_sns::Client::new(&conf), sqs: aws_sdk_sqs::Client::new(&conf), rt }
+        let (rt, sns, sqs) = common::moto_clients(moto);
+        Aws { rt, sns, sqs }
     }
 
     fn queue(&self, name: &str) -> (String, String) {

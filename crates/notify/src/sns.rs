@@ -6,7 +6,7 @@ use kms_alerts_core::Alert;
 
 use crate::aws_error::sink_error;
 use crate::error::SinkError;
-use crate::message::{attributes, fifo_ids, sns_message, sns_subject};
+use crate::message::{typed_attributes, fifo_ids, sns_message, sns_subject};
 
 /// Publishes to one topic with `MessageStructure=json`: email gets text, SQS/Lambda/HTTP(S)
 /// subscribers get the JSON alert. FIFO topics get group and deduplication ids.
@@ -35,12 +35,10 @@ impl SnsSink {
             .subject(sns_subject(alert))
             .message_structure("json")
             .message(sns_message(alert));
-        for (name, value) in attributes(alert) {
-            let attr = MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .map_err(|e| SinkError { target: self.name.clone(), transient: false, message: e.to_string() })?;
+        let attrs = typed_attributes(alert, &self.name, |v| {
+            MessageAttributeValue::builder().data_type("String").string_value(v).build()
+        })?;
+        for (name, attr) in attrs {
             req = req.message_attributes(name, attr);
         }
         if self.is_fifo() {

@@ -6,7 +6,7 @@ use kms_alerts_core::Alert;
 
 use crate::aws_error::sink_error;
 use crate::error::SinkError;
-use crate::message::{attributes, fifo_ids, sqs_body};
+use crate::message::{typed_attributes, fifo_ids, sqs_body};
 
 /// Sends the JSON alert to one queue, with the same attributes as SNS; FIFO queues get group
 /// and deduplication ids.
@@ -25,12 +25,10 @@ impl SqsSink {
 
     pub async fn send(&self, alert: &Alert) -> Result<(), SinkError> {
         let mut req = self.client.send_message().queue_url(&self.queue_url).message_body(sqs_body(alert));
-        for (name, value) in attributes(alert) {
-            let attr = MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .map_err(|e| SinkError { target: self.name.clone(), transient: false, message: e.to_string() })?;
+        let attrs = typed_attributes(alert, &self.name, |v| {
+            MessageAttributeValue::builder().data_type("String").string_value(v).build()
+        })?;
+        for (name, attr) in attrs {
             req = req.message_attributes(name, attr);
         }
         if self.queue_url.ends_with(".fifo") {

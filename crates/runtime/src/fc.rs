@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -102,6 +102,19 @@ fn function_error(error_type: &str, message: String) -> Response<Full<Bytes>> {
     json_response(StatusCode::NOT_FOUND, json!({"errorType": error_type, "errorMessage": message}), true)
 }
 
+/// Reads and drops up to `max_body` more bytes of a refused body, so the client (which is
+/// still sending) gets the error response instead of a connection reset.
+async fn discard(body: &mut Incoming, max_body: usize) {
+    let mut seen = 0usize;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen <= max_body {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |d| d.len()),
+            _ => return,
+        }
+    }
+}
+
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
 }
@@ -127,22 +140,33 @@ async fn invoke_inner(handler: &Handler, req: Request<Incoming>, max_body: usize
         handler.notifier().alibaba_credentials().set(creds);
     }
     let declared = header(req.headers(), "content-length").and_then(|v| v.parse::<usize>().ok());
+    let mut body = req.into_body();
     if declared.is_some_and(|n| n > max_body) {
         tracing::error!(request_id, bytes = declared, limit = max_body, "request body over the limit");
+        discard(&mut body, max_body).await;
         return function_error("PayloadTooLarge", format!("request {request_id}: body of {} bytes is over the {max_body}-byte limit", declared.unwrap_or(0)));
     }
-    let body = match Limited::new(req.into_body(), max_body).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
-            tracing::error!(request_id, error = %e, "cannot read the request body");
-            return if too_large {
-                function_error("PayloadTooLarge", format!("request {request_id}: body is over the {max_body}-byte limit"))
-            } else {
-                function_error("BadRequest", format!("request {request_id}: cannot read the body: {e}"))
-            };
+    let mut buf = bytes::BytesMut::new();
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if buf.len() + data.len() > max_body {
+                        tracing::error!(request_id, limit = max_body, "request body over the limit");
+                        discard(&mut body, max_body).await;
+                        return function_error("PayloadTooLarge", format!("request {request_id}: body is over the {max_body}-byte limit"));
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Some(Err(e)) => {
+                tracing::error!(request_id, error = %e, "cannot read the request body");
+                return function_error("BadRequest", format!("request {request_id}: cannot read the body: {e}"));
+            }
         }
-    };
+    }
+    let body = buf.freeze();
     match handler.handle_bytes(&body, request_id).await {
         Err(e) => {
             tracing::error!(request_id, error = %e, "invalid event");

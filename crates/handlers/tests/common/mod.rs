@@ -85,3 +85,17 @@ pub fn assert_no_secrets(text: &str) {
         assert!(!text.contains(s), "a credential leaked: {s}");
     }
 }
+
+/// A tokio runtime and SNS/SQS clients talking to `moto`, for setting up and reading back.
+pub fn moto_clients(moto: &kms_alerts_testkit::moto::Moto) -> (tokio::runtime::Runtime, aws_sdk_sns::Client, aws_sdk_sqs::Client) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let conf = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(moto.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "test"))
+            .load(),
+    );
+    let (sns, sqs) = (aws_sdk_sns::Client::new(&conf), aws_sdk_sqs::Client::new(&conf));
+    (rt, sns, sqs)
+}

@@ -12,7 +12,11 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kms-key-lifecycle");
+/// The binary under test: this bench's own build, or `BENCH_BIN` (e.g. the deployed
+/// `target/release/kms-key-lifecycle`, built with the size-optimized release profile).
+fn bin() -> String {
+    std::env::var("BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kms-key-lifecycle").to_string())
+}
 const RUNS: usize = 30;
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -30,7 +34,7 @@ fn lambda_ready() -> Duration {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let start = Instant::now();
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
@@ -55,7 +59,7 @@ fn lambda_ready() -> Duration {
 fn fc_ready() -> Duration {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let start = Instant::now();
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .env_clear()
         .env("FC_FUNCTION_NAME", "bench")
         .env("FC_CUSTOM_LISTEN_PORT", port.to_string())
@@ -80,7 +84,7 @@ fn fc_ready() -> Duration {
 /// Peak RSS (KiB) of the process after one 10-record SQS batch through the runtime API.
 fn peak_rss_after_batch() -> u64 {
     let api = kms_alerts_testkit::lambda_api::RuntimeApi::start();
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", api.host())
         .env("KMS_ALERTS_TARGETS", "stdout?format=json")
@@ -115,13 +119,14 @@ fn main() {
     // `cargo test --benches` runs this once in test mode: keep that quick.
     let quick = std::env::args().any(|a| a == "--test" || a == "--list");
     let runs = if quick { 2 } else { RUNS };
-    let size = std::fs::metadata(BIN).unwrap().len();
+    let bin = bin();
+    let size = std::fs::metadata(&bin).unwrap().len();
     let lambda: Vec<Duration> = (0..runs).map(|_| lambda_ready()).collect();
     let fc: Vec<Duration> = (0..runs).map(|_| fc_ready()).collect();
     let rss = peak_rss_after_batch();
     let lm = median(lambda.clone());
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "handler binary: {BIN}");
+    let _ = writeln!(out, "handler binary: {bin}");
     let _ = writeln!(out, "size:                         {:.1} MB ({size} bytes)", size as f64 / 1e6);
     let _ = writeln!(out, "start -> polling runtime API: median {:.1} ms, p90 {:.1} ms ({runs} runs)", lm.as_secs_f64() * 1e3, p90(lambda).as_secs_f64() * 1e3);
     let _ = writeln!(out, "start -> FC server accepting: median {:.1} ms, p90 {:.1} ms ({runs} runs)", median(fc.clone()).as_secs_f64() * 1e3, p90(fc).as_secs_f64() * 1e3);

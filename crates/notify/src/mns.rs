@@ -159,12 +159,16 @@ impl MnsSink {
         credentials: CredentialSource,
         retry: RetryPolicy,
     ) -> Result<Self, ConfigError> {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
             .map_err(|e| ConfigError(format!("MNS: cannot load the system's CA certificates: {e}")))?
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new()).build(connector);
         let kind = match resource {
             MnsResource::Topic => "topics",

@@ -61,6 +61,7 @@ pub async fn serve(listener: TcpListener, handler: Arc<Handler>, max_body: usize
                 continue;
             }
         };
+        let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| route(handler.clone(), req, max_body));

@@ -87,6 +87,7 @@ impl Drop for Server {
 
 fn serve_connection(stream: TcpStream, handler: &dyn Fn(Request) -> Response) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
+    let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
     let mut writer = stream;
     loop {
@@ -130,8 +131,9 @@ fn write_response(w: &mut TcpStream, resp: &Response) -> std::io::Result<()> {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    w.write_all(head.as_bytes())?;
-    w.write_all(&resp.body)?;
+    let mut msg = head.into_bytes();
+    msg.extend_from_slice(&resp.body);
+    w.write_all(&msg)?;
     w.flush()
 }
 
@@ -145,13 +147,15 @@ pub fn request(
 ) -> std::io::Result<(u16, HashMap<String, String>, Vec<u8>)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.set_nodelay(true)?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
+    let mut msg = head.into_bytes();
+    msg.extend_from_slice(body);
+    s.write_all(&msg)?;
     let mut r = BufReader::new(s);
     let mut status_line = String::new();
     r.read_line(&mut status_line)?;

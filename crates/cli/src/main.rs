@@ -1,4 +1,5 @@
-//! `kms-alerts`: render KMS alert events locally, or publish them to the configured targets.
+//! `kms-alerts`: render KMS alert events locally. (To publish from a shell, run a handler
+//! binary: it reads stdin and sends to `KMS_ALERTS_TARGETS`.)
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -8,18 +9,18 @@ use kms_alerts_core::{parse_labelled, render, Format};
 const USAGE: &str = "\
 usage:
   kms-alerts render [--format text|markdown|json] FILE...   print one alert per event (FILE `-` is stdin)
-  kms-alerts publish FILE...                                send to the targets in KMS_ALERTS_TARGETS (default: stdout)
   kms-alerts --help | --version
 
 Inputs: any AWS KMS EventBridge event, CloudTrail KMS call, Alibaba Cloud KMS CloudMonitor
 event (raw or CloudEvents, single or array), CloudMonitor alarm callback (JSON or form),
-or SQS/SNS Lambda records of those. Exit status: 0 all rendered, 1 some input was bad, 2 usage.";
+or SQS/SNS Lambda records of those. Exit status: 0 all rendered, 1 some input was bad, 2 usage.
+To publish to the targets in KMS_ALERTS_TARGETS, pipe the event into a handler binary,
+e.g. `kms-key-lifecycle < event.json`.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("render") => render_cmd(&args[1..]),
-        Some("publish") => publish::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -39,7 +40,7 @@ fn usage_error(msg: &str) -> ExitCode {
 }
 
 /// Reads a file argument (`-` is stdin) with its label for messages.
-pub(crate) fn read_input(path: &str) -> Result<(String, Vec<u8>), String> {
+fn read_input(path: &str) -> Result<(String, Vec<u8>), String> {
     if path == "-" {
         let mut buf = Vec::new();
         std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("stdin: {e}"))?;
@@ -116,15 +117,5 @@ fn render_cmd(args: &[String]) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-mod publish {
-    use std::process::ExitCode;
-
-    /// Placeholder until the notify crate lands.
-    pub fn run(_args: &[String]) -> ExitCode {
-        eprintln!("kms-alerts: publish is not available in this build");
-        ExitCode::from(2)
     }
 }

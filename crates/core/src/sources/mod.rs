@@ -84,10 +84,9 @@ fn walk(value: Value, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Rec
 
 fn walk_object(value: Value, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Record>) {
     // Lambda SQS / SNS event: {"Records": [...]}
-    if let Some(Value::Array(records)) = value.get("Records") {
-        if records.iter().any(is_delivery_record) {
-            let Value::Object(mut map) = value else { unreachable!() };
-            let Some(Value::Array(records)) = map.remove("Records") else { unreachable!() };
+    let is_batch = matches!(value.get("Records"), Some(Value::Array(rs)) if rs.iter().any(is_delivery_record));
+    if is_batch {
+        if let Some(Value::Array(records)) = value.get("Records").cloned() {
             for r in records {
                 walk_delivery_record(r, depth, out);
             }

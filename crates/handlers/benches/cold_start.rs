@@ -116,8 +116,8 @@ fn peak_rss_after_batch() -> u64 {
 }
 
 fn main() {
-    // `cargo test --benches` runs this once in test mode: keep that quick.
-    let quick = std::env::args().any(|a| a == "--test" || a == "--list");
+    // `cargo bench` passes --bench; `cargo test --benches` does not: keep that run quick.
+    let quick = !std::env::args().any(|a| a == "--bench");
     let runs = if quick { 2 } else { RUNS };
     let bin = bin();
     let size = std::fs::metadata(&bin).unwrap().len();

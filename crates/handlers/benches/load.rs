@@ -150,7 +150,7 @@ fn lambda_load(n: usize) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--test" || a == "--list");
+    let quick = !std::env::args().any(|a| a == "--bench");
     let n = std::env::var("LOAD_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 200 } else { 10_000 });
     println!("load test: {n} events per path, {} cores", std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1));
     fc_load(n);

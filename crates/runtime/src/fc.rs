@@ -103,6 +103,13 @@ fn function_error(error_type: &str, message: String) -> Response<Full<Bytes>> {
     json_response(StatusCode::NOT_FOUND, json!({"errorType": error_type, "errorMessage": message}), true)
 }
 
+/// Refuses a body over the limit (declared or streamed).
+async fn too_large(body: &mut Incoming, request_id: &str, max_body: usize) -> Response<Full<Bytes>> {
+    tracing::error!(request_id, limit = max_body, "request body over the limit");
+    discard(body, max_body).await;
+    function_error("PayloadTooLarge", format!("request {request_id}: body is over the {max_body}-byte limit"))
+}
+
 /// Reads and drops up to `max_body` more bytes of a refused body, so the client (which is
 /// still sending) gets the error response instead of a connection reset.
 async fn discard(body: &mut Incoming, max_body: usize) {
@@ -143,9 +150,7 @@ async fn invoke_inner(handler: &Handler, req: Request<Incoming>, max_body: usize
     let declared = header(req.headers(), "content-length").and_then(|v| v.parse::<usize>().ok());
     let mut body = req.into_body();
     if declared.is_some_and(|n| n > max_body) {
-        tracing::error!(request_id, bytes = declared, limit = max_body, "request body over the limit");
-        discard(&mut body, max_body).await;
-        return function_error("PayloadTooLarge", format!("request {request_id}: body of {} bytes is over the {max_body}-byte limit", declared.unwrap_or(0)));
+        return too_large(&mut body, request_id, max_body).await;
     }
     let mut buf = bytes::BytesMut::new();
     loop {
@@ -154,9 +159,7 @@ async fn invoke_inner(handler: &Handler, req: Request<Incoming>, max_body: usize
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     if buf.len() + data.len() > max_body {
-                        tracing::error!(request_id, limit = max_body, "request body over the limit");
-                        discard(&mut body, max_body).await;
-                        return function_error("PayloadTooLarge", format!("request {request_id}: body is over the {max_body}-byte limit"));
+                        return too_large(&mut body, request_id, max_body).await;
                     }
                     buf.extend_from_slice(&data);
                 }

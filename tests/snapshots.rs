@@ -16,7 +16,9 @@ fn rendered_messages_match_snapshots() {
             let rendered: Vec<String> = alerts.iter().map(|a| render(a, format)).collect();
             let rendered = rendered.join("\n----\n\n");
             let stem = path.strip_prefix("events").unwrap().with_extension("");
-            let snap = common::root().join("tests/snapshots").join(format!("{}.{ext}", stem.display()));
+            let snap = common::root()
+                .join("tests/snapshots")
+                .join(format!("{}.{ext}", stem.display()));
             if update {
                 std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
                 std::fs::write(&snap, &rendered).unwrap();
@@ -24,10 +26,21 @@ fn rendered_messages_match_snapshots() {
             }
             match std::fs::read_to_string(&snap) {
                 Ok(want) if want == rendered => {}
-                Ok(want) => mismatches.push(format!("{}:\n--- want\n{want}\n--- got\n{rendered}", snap.display())),
-                Err(_) => mismatches.push(format!("{}: missing (run with UPDATE_SNAPSHOTS=1)", snap.display())),
+                Ok(want) => mismatches.push(format!(
+                    "{}:\n--- want\n{want}\n--- got\n{rendered}",
+                    snap.display()
+                )),
+                Err(_) => mismatches.push(format!(
+                    "{}: missing (run with UPDATE_SNAPSHOTS=1)",
+                    snap.display()
+                )),
             }
         }
     }
-    assert!(mismatches.is_empty(), "{} snapshot(s) differ:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} snapshot(s) differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

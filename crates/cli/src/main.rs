@@ -43,10 +43,14 @@ fn usage_error(msg: &str) -> ExitCode {
 fn read_input(path: &str) -> Result<(String, Vec<u8>), String> {
     if path == "-" {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("stdin: {e}"))?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("stdin: {e}"))?;
         Ok(("stdin".to_string(), buf))
     } else {
-        std::fs::read(path).map(|b| (path.to_string(), b)).map_err(|e| format!("{path}: {e}"))
+        std::fs::read(path)
+            .map(|b| (path.to_string(), b))
+            .map_err(|e| format!("{path}: {e}"))
     }
 }
 
@@ -57,7 +61,9 @@ fn parse_render_args(args: &[String]) -> Result<(Format, Vec<String>), String> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         if a == "--format" || a == "-f" {
-            let v = it.next().ok_or("--format needs a value: text, markdown or json")?;
+            let v = it
+                .next()
+                .ok_or("--format needs a value: text, markdown or json")?;
             format = v.parse()?;
         } else if let Some(v) = a.strip_prefix("--format=") {
             format = v.parse()?;
@@ -83,7 +89,9 @@ fn render_cmd(args: &[String]) -> ExitCode {
     let mut failed = false;
     let mut first = true;
     for path in &files {
-        let records = match read_input(path).and_then(|(label, bytes)| parse_labelled(&bytes, &label).map_err(|e| e.to_string())) {
+        let records = match read_input(path)
+            .and_then(|(label, bytes)| parse_labelled(&bytes, &label).map_err(|e| e.to_string()))
+        {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("kms-alerts: {e}");

@@ -36,20 +36,53 @@ fn render_text_is_the_readme_command() {
     let o = run(&["render", "events/aws/kms-cmk-deletion.json"], None);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.starts_with("[WARNING] KMS key deleted: 1234abcd-12ab-34cd-56ef-1234567890ab\n"), "{out}");
+    assert!(
+        out.starts_with("[WARNING] KMS key deleted: 1234abcd-12ab-34cd-56ef-1234567890ab\n"),
+        "{out}"
+    );
     assert!(out.contains("Open in console: https://us-west-2.console.aws.amazon.com/kms/home?region=us-west-2#/kms/keys/1234abcd-12ab-34cd-56ef-1234567890ab"));
 }
 
 #[test]
 fn render_json_is_one_object_per_line() {
-    let o = run(&["render", "--format", "json", "events/aws/sqs-batch.json", "events/alibaba/cloudevents-batch.json"], None);
+    let o = run(
+        &[
+            "render",
+            "--format",
+            "json",
+            "events/aws/sqs-batch.json",
+            "events/alibaba/cloudevents-batch.json",
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 4);
     let kinds: Vec<&str> = lines.iter().map(|v| v["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["key_deleted", "api_call", "key_deletion_scheduled", "qps_near_quota"]);
+    assert_eq!(
+        kinds,
+        [
+            "key_deleted",
+            "api_call",
+            "key_deletion_scheduled",
+            "qps_near_quota"
+        ]
+    );
     for v in &lines {
-        for field in ["kind", "family", "severity", "cloud", "title", "summary", "facts", "dedup_key", "raw"] {
+        for field in [
+            "kind",
+            "family",
+            "severity",
+            "cloud",
+            "title",
+            "summary",
+            "facts",
+            "dedup_key",
+            "raw",
+        ] {
             assert!(!v[field].is_null(), "{field} in {v}");
         }
     }
@@ -60,31 +93,56 @@ fn render_markdown_from_stdin() {
     let input = std::fs::read(root().join("events/alibaba/secret-rotation-failure.json")).unwrap();
     let o = run(&["render", "--format=markdown", "-"], Some(&input));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).starts_with("**[CRITICAL] Secret rotation failed: acs/ecs/secret\\_rotator**"));
+    assert!(
+        stdout(&o).starts_with("**[CRITICAL] Secret rotation failed: acs/ecs/secret\\_rotator**")
+    );
 }
 
 #[test]
 fn bad_input_exits_non_zero_with_a_clear_message_and_renders_the_rest() {
-    let o = run(&["render", "-", "events/aws/kms-cmk-rotation.json"], Some(b"{\"source\": \"aws.kms\",\n \"detail\": [}"));
+    let o = run(
+        &["render", "-", "events/aws/kms-cmk-rotation.json"],
+        Some(b"{\"source\": \"aws.kms\",\n \"detail\": [}"),
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("kms-alerts: stdin: invalid JSON at line 2, column 13"), "{err}");
+    assert!(
+        err.contains("kms-alerts: stdin: invalid JSON at line 2, column 13"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"));
-    assert!(stdout(&o).contains("KMS key rotated"), "the good file is still rendered");
+    assert!(
+        stdout(&o).contains("KMS key rotated"),
+        "the good file is still rendered"
+    );
 
     let o = run(&["render", "does/not/exist.json"], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("does/not/exist.json: No such file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does/not/exist.json: No such file"),
+        "{}",
+        stderr(&o)
+    );
 
     let bad_record = br#"{"Records":[{"messageId":"m-9","eventSource":"aws:sqs","body":"nope"}]}"#;
     let o = run(&["render", "-"], Some(bad_record));
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("SQS record \"m-9\" body: invalid JSON"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("SQS record \"m-9\" body: invalid JSON"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&["render"][..], &["render", "--format", "xml", "x"], &["frobnicate"], &[], &["render", "--nope", "x"]] {
+    for args in [
+        &["render"][..],
+        &["render", "--format", "xml", "x"],
+        &["frobnicate"],
+        &[],
+        &["render", "--nope", "x"],
+    ] {
         let o = run(args, None);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert!(stderr(&o).contains("usage:"), "{args:?}");
@@ -95,7 +153,14 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn unknown_json_is_still_rendered() {
-    let o = run(&["render", "-"], Some(br#"{"hello": "world", "level": "CRITICAL"}"#));
+    let o = run(
+        &["render", "-"],
+        Some(br#"{"hello": "world", "level": "CRITICAL"}"#),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).starts_with("[CRITICAL] Unrecognized KMS event"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("[CRITICAL] Unrecognized KMS event"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -10,7 +10,10 @@ fn samples() -> Vec<(String, Vec<u8>)> {
     for cloud in ["aws", "alibaba"] {
         for entry in std::fs::read_dir(root.join(cloud)).unwrap() {
             let path = entry.unwrap().path();
-            out.push((path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap()));
+            out.push((
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&path).unwrap(),
+            ));
         }
     }
     out.sort();
@@ -32,16 +35,37 @@ fn bench(c: &mut Criterion) {
     let events: usize = all.iter().map(|(_, b)| parse(b).unwrap().len()).sum();
     let bytes: usize = all.iter().map(|(_, b)| b.len()).sum();
     g.throughput(Throughput::Elements(events as u64));
-    for (name, format) in [("all-samples/text", Format::Text), ("all-samples/markdown", Format::Markdown), ("all-samples/json", Format::Json)] {
-        g.bench_function(name, |b| b.iter(|| all.iter().map(|(_, s)| pipeline(black_box(s), format)).sum::<usize>()));
+    for (name, format) in [
+        ("all-samples/text", Format::Text),
+        ("all-samples/markdown", Format::Markdown),
+        ("all-samples/json", Format::Json),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                all.iter()
+                    .map(|(_, s)| pipeline(black_box(s), format))
+                    .sum::<usize>()
+            })
+        });
     }
-    eprintln!("{events} events, {bytes} bytes, {} bytes/event on average", bytes / events);
+    eprintln!(
+        "{events} events, {bytes} bytes, {} bytes/event on average",
+        bytes / events
+    );
 
     // A typical ~1 KB event: the documented secret rotation failure.
-    let one_kb = &all.iter().find(|(n, _)| n == "secret-rotation-failure.json").unwrap().1;
+    let one_kb = &all
+        .iter()
+        .find(|(n, _)| n == "secret-rotation-failure.json")
+        .unwrap()
+        .1;
     g.throughput(Throughput::Elements(1));
-    g.bench_function(format!("1kb-event/{}B/text", one_kb.len()), |b| b.iter(|| pipeline(black_box(one_kb), Format::Text)));
-    g.bench_function(format!("1kb-event/{}B/parse-only", one_kb.len()), |b| b.iter(|| parse(black_box(one_kb)).unwrap().len()));
+    g.bench_function(format!("1kb-event/{}B/text", one_kb.len()), |b| {
+        b.iter(|| pipeline(black_box(one_kb), Format::Text))
+    });
+    g.bench_function(format!("1kb-event/{}B/parse-only", one_kb.len()), |b| {
+        b.iter(|| parse(black_box(one_kb)).unwrap().len())
+    });
     g.finish();
 }
 

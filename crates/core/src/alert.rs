@@ -68,9 +68,10 @@ impl Kind {
     /// The family a kind belongs to. `Unknown` has no fixed family; see [`Family::guess`].
     pub fn family(self) -> Family {
         match self {
-            Kind::KeyRotated | Kind::KeyMaterialExpired | Kind::KeyDeleted | Kind::KeyDeletionScheduled => {
-                Family::KeyLifecycle
-            }
+            Kind::KeyRotated
+            | Kind::KeyMaterialExpired
+            | Kind::KeyDeleted
+            | Kind::KeyDeletionScheduled => Family::KeyLifecycle,
             Kind::SecretDeletionScheduled
             | Kind::SecretDeleted
             | Kind::SecretRotationFailed
@@ -88,9 +89,10 @@ impl Kind {
     /// The severity the source documents for this kind, used when the event carries none.
     pub fn default_severity(self) -> Severity {
         match self {
-            Kind::KeyRotated | Kind::SecretRotationSucceeded | Kind::KeySyncSucceeded | Kind::ApiCall => {
-                Severity::Info
-            }
+            Kind::KeyRotated
+            | Kind::SecretRotationSucceeded
+            | Kind::KeySyncSucceeded
+            | Kind::ApiCall => Severity::Info,
             Kind::KeyDeleted
             | Kind::KeyDeletionScheduled
             | Kind::SecretDeletionScheduled
@@ -145,8 +147,12 @@ pub enum Family {
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 4] =
-        [Family::KeyLifecycle, Family::SecretLifecycle, Family::InstanceHealth, Family::ApiActivity];
+    pub const ALL: [Family; 4] = [
+        Family::KeyLifecycle,
+        Family::SecretLifecycle,
+        Family::InstanceHealth,
+        Family::ApiActivity,
+    ];
 
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
@@ -288,6 +294,9 @@ pub struct Alert {
 impl Alert {
     /// The value of the fact with this label, if any.
     pub fn fact(&self, label: &str) -> Option<&str> {
-        self.facts.iter().find(|f| f.label == label).map(|f| f.value.as_str())
+        self.facts
+            .iter()
+            .find(|f| f.label == label)
+            .map(|f| f.value.as_str())
     }
 }

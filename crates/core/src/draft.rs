@@ -76,7 +76,10 @@ impl Draft {
     /// Adds a fact when the value is present.
     pub fn fact(&mut self, label: &str, value: Option<impl Into<String>>) {
         if let Some(value) = value {
-            self.facts.push(Fact { label: label.to_string(), value: value.into() });
+            self.facts.push(Fact {
+                label: label.to_string(),
+                value: value.into(),
+            });
         }
     }
 
@@ -110,12 +113,18 @@ impl Draft {
         ] {
             *field = bounded_opt(field.take());
         }
-        let severity = self.severity.unwrap_or_else(|| self.kind.default_severity());
+        let severity = self
+            .severity
+            .unwrap_or_else(|| self.kind.default_severity());
         let family = self.family.unwrap_or_else(|| self.kind.family());
         let title = match self.title {
             Some(t) => one_line(&t, 160),
             None => match self.resource_name.as_deref().or(self.resource.as_deref()) {
-                Some(name) => format!("{}: {}", self.kind.headline(), one_line(name, TITLE_NAME_MAX)),
+                Some(name) => format!(
+                    "{}: {}",
+                    self.kind.headline(),
+                    one_line(name, TITLE_NAME_MAX)
+                ),
                 None => self.kind.headline().to_string(),
             },
         };
@@ -123,7 +132,10 @@ impl Draft {
             self.cloud,
             self.kind,
             self.resource.as_deref().or(self.resource_name.as_deref()),
-            self.dedup_discriminator.as_deref().or(self.event_id.as_deref()).or(self.occurred_at.as_deref()),
+            self.dedup_discriminator
+                .as_deref()
+                .or(self.event_id.as_deref())
+                .or(self.occurred_at.as_deref()),
             &raw,
         );
         Alert {
@@ -152,7 +164,13 @@ impl Draft {
 /// a resource happen once, so they dedup on the resource alone (AWS documents that `KMS CMK
 /// Deletion` can arrive several times with different ids). Without a discriminator the whole
 /// raw event is hashed, so byte-identical redeliveries still collapse.
-fn dedup_key(cloud: Cloud, kind: Kind, resource: Option<&str>, discriminator: Option<&str>, raw: &Value) -> String {
+fn dedup_key(
+    cloud: Cloud,
+    kind: Kind,
+    resource: Option<&str>,
+    discriminator: Option<&str>,
+    raw: &Value,
+) -> String {
     let mut h = Sha256::new();
     h.update(cloud.as_str());
     h.update([0]);
@@ -160,7 +178,8 @@ fn dedup_key(cloud: Cloud, kind: Kind, resource: Option<&str>, discriminator: Op
     h.update([0]);
     h.update(resource.unwrap_or(""));
     h.update([0]);
-    let once_per_resource = matches!(kind, Kind::KeyDeleted | Kind::SecretDeleted) && resource.is_some();
+    let once_per_resource =
+        matches!(kind, Kind::KeyDeleted | Kind::SecretDeleted) && resource.is_some();
     if !once_per_resource {
         match discriminator {
             Some(d) => h.update(d),

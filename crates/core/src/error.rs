@@ -8,9 +8,18 @@ pub enum ParseError {
     /// Nothing but whitespace.
     Empty { what: String },
     /// Not JSON (nor a form-encoded CloudMonitor alarm callback); says where it broke.
-    InvalidJson { what: String, line: usize, column: usize, message: String },
+    InvalidJson {
+        what: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// An envelope field that must hold something specific does not.
-    InvalidField { what: String, field: String, message: String },
+    InvalidField {
+        what: String,
+        field: String,
+        message: String,
+    },
 }
 
 impl ParseError {
@@ -21,11 +30,20 @@ impl ParseError {
             Some(i) => message[..i].to_string(),
             None => message,
         };
-        ParseError::InvalidJson { what: what.into(), line: err.line(), column: err.column(), message }
+        ParseError::InvalidJson {
+            what: what.into(),
+            line: err.line(),
+            column: err.column(),
+            message,
+        }
     }
 
     pub(crate) fn field(what: impl Into<String>, field: &str, message: impl Into<String>) -> Self {
-        ParseError::InvalidField { what: what.into(), field: field.to_string(), message: message.into() }
+        ParseError::InvalidField {
+            what: what.into(),
+            field: field.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -33,10 +51,22 @@ impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParseError::Empty { what } => write!(f, "{what}: empty input, expected a JSON event"),
-            ParseError::InvalidJson { what, line, column, message } => {
-                write!(f, "{what}: invalid JSON at line {line}, column {column}: {message}")
+            ParseError::InvalidJson {
+                what,
+                line,
+                column,
+                message,
+            } => {
+                write!(
+                    f,
+                    "{what}: invalid JSON at line {line}, column {column}: {message}"
+                )
             }
-            ParseError::InvalidField { what, field, message } => write!(f, "{what}: field `{field}` {message}"),
+            ParseError::InvalidField {
+                what,
+                field,
+                message,
+            } => write!(f, "{what}: field `{field}` {message}"),
         }
     }
 }

@@ -25,13 +25,17 @@ pub fn field<'a>(obj: &'a Value, names: &[&str]) -> Option<&'a Value> {
 }
 
 fn loose_get<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.iter().find(|(k, v)| !v.is_null() && loose_eq(k, name)).map(|(_, v)| v)
+    map.iter()
+        .find(|(k, v)| !v.is_null() && loose_eq(k, name))
+        .map(|(_, v)| v)
 }
 
 fn loose_eq(a: &str, b: &str) -> bool {
     // Cheap reject: keys almost never start with a separator, so first letters must agree.
     match (a.as_bytes().first(), b.as_bytes().first()) {
-        (Some(x), Some(y)) if !x.eq_ignore_ascii_case(y) && *x != b'-' && *x != b'_' => return false,
+        (Some(x), Some(y)) if !x.eq_ignore_ascii_case(y) && *x != b'-' && *x != b'_' => {
+            return false
+        }
         _ => {}
     }
     let mut a = a.bytes().filter(|c| *c != b'-' && *c != b'_');
@@ -76,9 +80,10 @@ pub fn number(obj: &Value, names: &[&str]) -> Option<f64> {
 pub fn object<'a>(obj: &'a Value, names: &[&str]) -> Option<Cow<'a, Value>> {
     match field(obj, names)? {
         v @ Value::Object(_) => Some(Cow::Borrowed(v)),
-        Value::String(s) if s.trim_start().starts_with('{') => {
-            serde_json::from_str::<Value>(s).ok().filter(Value::is_object).map(Cow::Owned)
-        }
+        Value::String(s) if s.trim_start().starts_with('{') => serde_json::from_str::<Value>(s)
+            .ok()
+            .filter(Value::is_object)
+            .map(Cow::Owned),
         _ => None,
     }
 }
@@ -124,7 +129,12 @@ fn parse_time_str(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.with_timezone(&Utc));
     }
-    for fmt in ["%Y%m%dT%H%M%S%.f%z", "%Y%m%dT%H%M%S%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z"] {
+    for fmt in [
+        "%Y%m%dT%H%M%S%.f%z",
+        "%Y%m%dT%H%M%S%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
             return Some(dt.with_timezone(&Utc));
         }
@@ -155,7 +165,11 @@ pub fn arn_parts(arn: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
     if parts.len() != n || parts[n - 1].is_empty() {
         return None;
     }
-    Some((non_empty(parts[n - 3]), non_empty(parts[n - 2]), parts[n - 1]))
+    Some((
+        non_empty(parts[n - 3]),
+        non_empty(parts[n - 2]),
+        parts[n - 1],
+    ))
 }
 
 fn non_empty(s: &str) -> Option<&str> {
@@ -193,7 +207,10 @@ mod tests {
             (json!(1756106122), "2025-08-25T07:15:22Z"),
             (json!("1756106122000"), "2025-08-25T07:15:22Z"),
             (json!("2025-09-01T07:15:07Z"), "2025-09-01T07:15:07Z"),
-            (json!("2025-09-01T15:15:07.123+08:00"), "2025-09-01T07:15:07Z"),
+            (
+                json!("2025-09-01T15:15:07.123+08:00"),
+                "2025-09-01T07:15:07Z",
+            ),
             (json!("2025-08-26 05:43:00"), "2025-08-26T05:43:00Z"),
             (json!("20180816T135935.689+0800"), "2018-08-16T05:59:35Z"),
             (json!("Mar 15, 2024, 12:00:00 AM"), "2024-03-15T00:00:00Z"),
@@ -201,7 +218,14 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(time(&input).as_deref(), Some(want), "input {input}");
         }
-        for bad in [json!("soon"), json!(-1), json!(1e300), json!(""), json!(null), json!({})] {
+        for bad in [
+            json!("soon"),
+            json!(-1),
+            json!(1e300),
+            json!(""),
+            json!(null),
+            json!({}),
+        ] {
             assert_eq!(time(&bad), None, "input {bad}");
         }
     }
@@ -214,9 +238,16 @@ mod tests {
         );
         assert_eq!(
             arn_parts("acs:kms:cn-chengdu:119285********60:secret/acs/ecs/secret_rotator"),
-            Some((Some("cn-chengdu"), Some("119285********60"), "secret/acs/ecs/secret_rotator"))
+            Some((
+                Some("cn-chengdu"),
+                Some("119285********60"),
+                "secret/acs/ecs/secret_rotator"
+            ))
         );
-        assert_eq!(arn_parts("acs:kms:cn-hangzhou:1:key/a:b"), Some((Some("cn-hangzhou"), Some("1"), "key/a:b")));
+        assert_eq!(
+            arn_parts("acs:kms:cn-hangzhou:1:key/a:b"),
+            Some((Some("cn-hangzhou"), Some("1"), "key/a:b"))
+        );
         assert_eq!(arn_parts("<aap_arn>"), None);
     }
 }

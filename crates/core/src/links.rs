@@ -1,11 +1,17 @@
 //! Console deep links. Built only from validated identifiers, so event text can never inject a URL.
 
 fn is_region(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !s.is_empty()
+        && s.len() <= 32
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn is_plain_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
@@ -23,8 +29,11 @@ pub(crate) fn percent_encode(s: &str) -> String {
 
 /// The AWS KMS console page of a key (`1234abcd-...` or `mrk-...`).
 pub fn aws_key(region: &str, key_id: &str) -> Option<String> {
-    (is_region(region) && is_plain_id(key_id))
-        .then(|| format!("https://{region}.console.aws.amazon.com/kms/home?region={region}#/kms/keys/{key_id}"))
+    (is_region(region) && is_plain_id(key_id)).then(|| {
+        format!(
+            "https://{region}.console.aws.amazon.com/kms/home?region={region}#/kms/keys/{key_id}"
+        )
+    })
 }
 
 /// The CloudTrail event history page of one event.
@@ -43,8 +52,14 @@ pub fn alibaba_key(region: &str, key_id: &str) -> Option<String> {
 /// (`A-Za-z0-9/_+=.@-`) are linked; `/` is percent-encoded.
 pub fn alibaba_secret(region: &str, name: &str) -> Option<String> {
     let valid = |b: u8| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b);
-    (is_region(region) && !name.is_empty() && name.len() <= 192 && name.bytes().all(valid))
-        .then(|| format!("https://kms.console.aliyun.com/{region}/secret/detail/{}", percent_encode(name)))
+    (is_region(region) && !name.is_empty() && name.len() <= 192 && name.bytes().all(valid)).then(
+        || {
+            format!(
+                "https://kms.console.aliyun.com/{region}/secret/detail/{}",
+                percent_encode(name)
+            )
+        },
+    )
 }
 
 /// The Alibaba Cloud KMS console for a region (instances, application access points).

@@ -10,22 +10,68 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         ".{0,40}".prop_map(Value::String),
         // Strings that look like the fields the parsers care about.
         prop::sample::select(vec![
-            "aws.kms", "KMS CMK Deletion", "KMS CMK Rotation", "AWS API Call via CloudTrail", "kms", "1.0",
-            "Key:DeleteKey:ScheduleDeletion", "Secret:RotateSecret:Failure", "Instance:QPS:Reminder",
-            "2025-08-26 05:43:00", "20180816T135935.689+0800", "1756106122000", "***", "OK", "ALERT",
-            "acs:kms:cn-hangzhou:1:key/k", "arn:aws:kms:us-east-1:1:key/k", "{\"a\":1}", "[1,2]", "",
-        ]).prop_map(|s| Value::String(s.to_string())),
+            "aws.kms",
+            "KMS CMK Deletion",
+            "KMS CMK Rotation",
+            "AWS API Call via CloudTrail",
+            "kms",
+            "1.0",
+            "Key:DeleteKey:ScheduleDeletion",
+            "Secret:RotateSecret:Failure",
+            "Instance:QPS:Reminder",
+            "2025-08-26 05:43:00",
+            "20180816T135935.689+0800",
+            "1756106122000",
+            "***",
+            "OK",
+            "ALERT",
+            "acs:kms:cn-hangzhou:1:key/k",
+            "arn:aws:kms:us-east-1:1:key/k",
+            "{\"a\":1}",
+            "[1,2]",
+            "",
+        ])
+        .prop_map(|s| Value::String(s.to_string())),
     ];
     leaf.prop_recursive(5, 64, 8, |inner| {
         let keys = prop::sample::select(vec![
-            "source", "detail-type", "detail", "key-id", "Records", "body", "messageId", "Sns", "Message", "Type",
-            "specversion", "data", "type", "name", "product", "content", "level", "time", "eventTime", "resourceId",
-            "eventName", "eventSource", "userIdentity", "requestParameters", "failureInfo", "alertName", "metricName",
-            "namespace", "dimensions", "timestamp", "x",
+            "source",
+            "detail-type",
+            "detail",
+            "key-id",
+            "Records",
+            "body",
+            "messageId",
+            "Sns",
+            "Message",
+            "Type",
+            "specversion",
+            "data",
+            "type",
+            "name",
+            "product",
+            "content",
+            "level",
+            "time",
+            "eventTime",
+            "resourceId",
+            "eventName",
+            "eventSource",
+            "userIdentity",
+            "requestParameters",
+            "failureInfo",
+            "alertName",
+            "metricName",
+            "namespace",
+            "dimensions",
+            "timestamp",
+            "x",
         ]);
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
@@ -67,7 +113,10 @@ fn seeds() -> &'static [Vec<u8>] {
 
 /// 2000 cases per property by default; `PROPTEST_CASES=1000000` for a long fuzzing run.
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
 }
 
 proptest! {

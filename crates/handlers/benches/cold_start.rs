@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 /// The binary under test: this bench's own build, or `BENCH_BIN` (e.g. the deployed
 /// `target/release/kms-key-lifecycle`, built with the size-optimized release profile).
 fn bin() -> String {
-    std::env::var("BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kms-key-lifecycle").to_string())
+    std::env::var("BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_kms-key-lifecycle").to_string())
 }
 const RUNS: usize = 30;
 
@@ -57,7 +58,11 @@ fn lambda_ready() -> Duration {
 
 /// Time from spawn until the FC server accepts a connection.
 fn fc_ready() -> Duration {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let start = Instant::now();
     let mut child = Command::new(bin())
         .env_clear()
@@ -94,10 +99,14 @@ fn peak_rss_after_batch() -> u64 {
         .spawn()
         .unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
-    let bodies: Vec<String> = ["aws/kms-cmk-deletion.json", "aws/cloudtrail-schedule-key-deletion.json", "alibaba/secret-rotation-failure.json"]
-        .iter()
-        .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
-        .collect();
+    let bodies: Vec<String> = [
+        "aws/kms-cmk-deletion.json",
+        "aws/cloudtrail-schedule-key-deletion.json",
+        "alibaba/secret-rotation-failure.json",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+    .collect();
     let records: Vec<serde_json::Value> = (0..10)
         .map(|i| {
             let mut v: serde_json::Value = serde_json::from_str(&bodies[i % bodies.len()]).unwrap();
@@ -109,7 +118,15 @@ fn peak_rss_after_batch() -> u64 {
     let resp = api.invoke(batch.as_bytes()).unwrap();
     assert_eq!(resp, "{\"batchItemFailures\":[]}");
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     hwm
@@ -127,10 +144,28 @@ fn main() {
     let lm = median(lambda.clone());
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "handler binary: {bin}");
-    let _ = writeln!(out, "size:                         {:.1} MB ({size} bytes)", size as f64 / 1e6);
-    let _ = writeln!(out, "start -> polling runtime API: median {:.1} ms, p90 {:.1} ms ({runs} runs)", lm.as_secs_f64() * 1e3, p90(lambda).as_secs_f64() * 1e3);
-    let _ = writeln!(out, "start -> FC server accepting: median {:.1} ms, p90 {:.1} ms ({runs} runs)", median(fc.clone()).as_secs_f64() * 1e3, p90(fc).as_secs_f64() * 1e3);
-    let _ = writeln!(out, "peak RSS after a 10-record SQS batch: {:.1} MB", rss as f64 / 1024.0);
+    let _ = writeln!(
+        out,
+        "size:                         {:.1} MB ({size} bytes)",
+        size as f64 / 1e6
+    );
+    let _ = writeln!(
+        out,
+        "start -> polling runtime API: median {:.1} ms, p90 {:.1} ms ({runs} runs)",
+        lm.as_secs_f64() * 1e3,
+        p90(lambda).as_secs_f64() * 1e3
+    );
+    let _ = writeln!(
+        out,
+        "start -> FC server accepting: median {:.1} ms, p90 {:.1} ms ({runs} runs)",
+        median(fc.clone()).as_secs_f64() * 1e3,
+        p90(fc).as_secs_f64() * 1e3
+    );
+    let _ = writeln!(
+        out,
+        "peak RSS after a 10-record SQS batch: {:.1} MB",
+        rss as f64 / 1024.0
+    );
     let _ = writeln!(
         out,
         "published Lambda init durations for comparison: Rust ~15 ms, Python ~80 ms, Node.js ~125 ms; this handler's local start is {:.2}x the Rust figure",

@@ -26,7 +26,10 @@ fn events_dir() -> std::path::PathBuf {
 
 fn spawn(bin: &str, env: &[(&str, String)]) -> Child {
     let mut cmd = Command::new(bin);
-    cmd.env_clear().stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -34,7 +37,8 @@ fn spawn(bin: &str, env: &[(&str, String)]) -> Child {
 }
 
 fn peak_rss_mib(child: &Child) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))
@@ -62,20 +66,31 @@ fn report(name: &str, n: usize, wall: Duration, mut lat: Vec<Duration>, rss: f64
         distinct.len(),
         mns.rejected().len(),
     );
-    assert_eq!(got.len(), n, "{name}: every event produced exactly one message");
+    assert_eq!(
+        got.len(),
+        n,
+        "{name}: every event produced exactly one message"
+    );
     assert_eq!(distinct.len(), n, "{name}: no message twice");
     assert!(mns.rejected().is_empty());
 }
 
 fn fc_load(n: usize) {
     let mns = MnsServer::start(SECRET, 0);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = spawn(
         env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
         &[
             ("FC_FUNCTION_NAME", "load".into()),
             ("FC_CUSTOM_LISTEN_PORT", port.to_string()),
-            ("KMS_ALERTS_TARGETS", format!("mns:{}/queues/load", mns.endpoint())),
+            (
+                "KMS_ALERTS_TARGETS",
+                format!("mns:{}/queues/load", mns.endpoint()),
+            ),
             ("RUST_LOG", "warn".into()),
         ],
     );
@@ -83,7 +98,10 @@ fn fc_load(n: usize) {
     while std::net::TcpStream::connect(&addr).is_err() {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let template: Value = serde_json::from_slice(&std::fs::read(events_dir().join("alibaba/secret-rotation-failure.json")).unwrap()).unwrap();
+    let template: Value = serde_json::from_slice(
+        &std::fs::read(events_dir().join("alibaba/secret-rotation-failure.json")).unwrap(),
+    )
+    .unwrap();
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let workers: Vec<_> = (0..8)
@@ -100,15 +118,23 @@ fn fc_load(n: usize) {
                     ev["content"]["eventId"] = format!("load-{i}").into();
                     let body = ev.to_string();
                     let t = Instant::now();
-                    let headers = [("x-fc-request-id", "load"), ("x-fc-access-key-id", "id"), ("x-fc-access-key-secret", SECRET)];
-                    let (status, _, _) = request(&addr, "POST", "/invoke", &headers, body.as_bytes()).unwrap();
+                    let headers = [
+                        ("x-fc-request-id", "load"),
+                        ("x-fc-access-key-id", "id"),
+                        ("x-fc-access-key-secret", SECRET),
+                    ];
+                    let (status, _, _) =
+                        request(&addr, "POST", "/invoke", &headers, body.as_bytes()).unwrap();
                     lat.push(t.elapsed());
                     assert_eq!(status, 200);
                 }
             })
         })
         .collect();
-    let lat: Vec<Duration> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let lat: Vec<Duration> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
     let wall = start.elapsed();
     let rss = peak_rss_mib(&child);
     let _ = child.kill();
@@ -123,13 +149,19 @@ fn lambda_load(n: usize) {
         env!("CARGO_BIN_EXE_kms-key-lifecycle"),
         &[
             ("AWS_LAMBDA_RUNTIME_API", api.host()),
-            ("KMS_ALERTS_TARGETS", format!("mns:{}/queues/load", mns.endpoint())),
+            (
+                "KMS_ALERTS_TARGETS",
+                format!("mns:{}/queues/load", mns.endpoint()),
+            ),
             ("ALIBABA_CLOUD_ACCESS_KEY_ID", "id".into()),
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET.into()),
             ("RUST_LOG", "warn".into()),
         ],
     );
-    let template: Value = serde_json::from_slice(&std::fs::read(events_dir().join("aws/kms-cmk-rotation.json")).unwrap()).unwrap();
+    let template: Value = serde_json::from_slice(
+        &std::fs::read(events_dir().join("aws/kms-cmk-rotation.json")).unwrap(),
+    )
+    .unwrap();
     let start = Instant::now();
     let mut lat = Vec::with_capacity(n);
     for i in 0..n {
@@ -146,13 +178,28 @@ fn lambda_load(n: usize) {
     let rss = peak_rss_mib(&child);
     let _ = child.kill();
     let _ = child.wait();
-    report("Lambda runtime API (sequential)", lat.len(), wall, lat, rss, &mns);
+    report(
+        "Lambda runtime API (sequential)",
+        lat.len(),
+        wall,
+        lat,
+        rss,
+        &mns,
+    );
 }
 
 fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
-    let n = std::env::var("LOAD_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 200 } else { 10_000 });
-    println!("load test: {n} events per path, {} cores", std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1));
+    let n = std::env::var("LOAD_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 200 } else { 10_000 });
+    println!(
+        "load test: {n} events per path, {} cores",
+        std::thread::available_parallelism()
+            .map(|p| p.get())
+            .unwrap_or(1)
+    );
     fc_load(n);
     lambda_load(n);
 }

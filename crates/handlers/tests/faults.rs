@@ -20,7 +20,10 @@ fn lambda(api: &RuntimeApi, targets: &str) -> Proc {
             ("KMS_ALERTS_MAX_ATTEMPTS", "3".into()),
             ("KMS_ALERTS_RETRY_BASE_MS", "2".into()),
             ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tFAKEid".into()),
-            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", FAKE_ALIBABA_SECRET.into()),
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                FAKE_ALIBABA_SECRET.into(),
+            ),
             ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
         ],
     )
@@ -59,7 +62,10 @@ fn transient_sink_failures_are_retried_and_delivered_exactly_once() {
 fn permanent_sink_failure_fails_the_invocation() {
     let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
     let api = RuntimeApi::start();
-    let p = lambda(&api, &format!("mns:{}/topics/missing-alerts", mns.endpoint()));
+    let p = lambda(
+        &api,
+        &format!("mns:{}/topics/missing-alerts", mns.endpoint()),
+    );
     let err = api.invoke(&event("aws/kms-cmk-deletion.json")).unwrap_err();
     assert!(err.contains("TopicNotExist"), "{err}");
     assert_eq!(mns.requests(), 1, "a permanent error is not retried");
@@ -74,25 +80,46 @@ fn sink_dying_mid_batch_reports_exactly_the_unsent_records() {
     let api = RuntimeApi::start();
     let _p = lambda(&api, &format!("mns:{}/queues/kms-audit", mns.endpoint()));
     let resp: Value = serde_json::from_str(&api.invoke(batch(10).as_bytes()).unwrap()).unwrap();
-    let failed: BTreeSet<String> =
-        resp["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap().to_string()).collect();
+    let failed: BTreeSet<String> = resp["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect();
     let sent: BTreeSet<String> = mns
         .received()
         .iter()
         .map(|r| {
             let alert: Value = serde_json::from_str(&r.body).unwrap();
-            format!("m-{}", alert["event_id"].as_str().unwrap().trim_start_matches("ev-"))
+            format!(
+                "m-{}",
+                alert["event_id"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("ev-")
+            )
         })
         .collect();
     assert_eq!(sent.len(), 4);
     assert_eq!(failed.len(), 6);
-    assert!(sent.is_disjoint(&failed), "a sent record is never reported failed");
+    assert!(
+        sent.is_disjoint(&failed),
+        "a sent record is never reported failed"
+    );
     let all: BTreeSet<String> = (0..10).map(|i| format!("m-{i}")).collect();
-    assert_eq!(sent.union(&failed).cloned().collect::<BTreeSet<_>>(), all, "every record is either sent or reported");
+    assert_eq!(
+        sent.union(&failed).cloned().collect::<BTreeSet<_>>(),
+        all,
+        "every record is either sent or reported"
+    );
 
     // The platform redelivers the failed records once the sink is back: nothing twice.
     mns.stop_accepting_after(usize::MAX);
     let resp: Value = serde_json::from_str(&api.invoke(batch(10).as_bytes()).unwrap()).unwrap();
     assert_eq!(resp["batchItemFailures"], json!([]));
-    assert_eq!(mns.received().len(), 10, "the 4 already sent were not sent again");
+    assert_eq!(
+        mns.received().len(),
+        10,
+        "the 4 already sent were not sent again"
+    );
 }

@@ -18,7 +18,11 @@ struct Fc {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Fc {
@@ -38,7 +42,11 @@ impl Fc {
         let end = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(&addr).is_err() {
             assert!(proc_.is_running(), "the handler exited: {}", proc_.logs());
-            assert!(Instant::now() < end, "FC server did not start: {}", proc_.logs());
+            assert!(
+                Instant::now() < end,
+                "FC server did not start: {}",
+                proc_.logs()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Fc { proc_, addr }
@@ -59,18 +67,29 @@ impl Fc {
             body,
         )
         .unwrap();
-        (status, headers, serde_json::from_slice(&body).unwrap_or(Value::Null))
+        (
+            status,
+            headers,
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+        )
     }
 }
 
 fn mns_targets(mns: &MnsServer, topic: &str) -> String {
-    format!("mns:{0}/topics/{topic} mns:{0}/queues/kms-audit?format=text", mns.endpoint())
+    format!(
+        "mns:{0}/topics/{topic} mns:{0}/queues/kms-audit?format=text",
+        mns.endpoint()
+    )
 }
 
 #[test]
 fn every_alibaba_sample_over_http_reaches_mns_signed() {
     let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
-    let fc = Fc::start(env!("CARGO_BIN_EXE_kms-secret-lifecycle"), &mns_targets(&mns, "kms-alerts"), &[]);
+    let fc = Fc::start(
+        env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
+        &mns_targets(&mns, "kms-alerts"),
+        &[],
+    );
     let mut unique = std::collections::BTreeSet::new();
     for (i, (name, body)) in samples("alibaba").into_iter().enumerate() {
         let (status, headers, resp) = fc.invoke(&format!("r-{i}"), &body);
@@ -81,43 +100,84 @@ fn every_alibaba_sample_over_http_reaches_mns_signed() {
             unique.insert(a["dedup_key"].as_str().unwrap().to_string());
         }
     }
-    assert!(mns.rejected().is_empty(), "MNS refused requests: {:?}", mns.rejected());
+    assert!(
+        mns.rejected().is_empty(),
+        "MNS refused requests: {:?}",
+        mns.rejected()
+    );
     let got = mns.received();
     let topic: Vec<_> = got.iter().filter(|r| r.kind == "topics").collect();
     let queue: Vec<_> = got.iter().filter(|r| r.kind == "queues").collect();
-    assert_eq!(topic.len(), unique.len(), "one topic message per distinct alert");
+    assert_eq!(
+        topic.len(),
+        unique.len(),
+        "one topic message per distinct alert"
+    );
     assert_eq!(queue.len(), unique.len());
     for r in &topic {
         let alert: Value = serde_json::from_str(&r.body).unwrap();
-        assert_eq!(r.tag.as_deref(), alert["severity"].as_str(), "message tag from severity");
-        assert_eq!(r.security_token.as_deref(), Some(FAKE_STS_TOKEN), "STS token from x-fc-security-token");
+        assert_eq!(
+            r.tag.as_deref(),
+            alert["severity"].as_str(),
+            "message tag from severity"
+        );
+        assert_eq!(
+            r.security_token.as_deref(),
+            Some(FAKE_STS_TOKEN),
+            "STS token from x-fc-security-token"
+        );
         assert_eq!(r.access_key_id, "STS.FAKEid");
     }
-    assert!(queue.iter().all(|r| r.body.starts_with('[')), "the queue target asked for text");
+    assert!(
+        queue.iter().all(|r| r.body.starts_with('[')),
+        "the queue target asked for text"
+    );
     let logs = fc.proc_.logs();
-    assert!(logs.contains("FC Invoke Start RequestId: r-0") && logs.contains("FC Invoke End RequestId: r-0"), "{logs}");
+    assert!(
+        logs.contains("FC Invoke Start RequestId: r-0")
+            && logs.contains("FC Invoke End RequestId: r-0"),
+        "{logs}"
+    );
     assert_no_secrets(&logs);
 }
 
 #[test]
 fn bad_bodies_get_clear_errors_and_the_server_keeps_serving() {
     let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
-    let fc = Fc::start(env!("CARGO_BIN_EXE_kms-instance-health"), &mns_targets(&mns, "kms-alerts"), &[]);
+    let fc = Fc::start(
+        env!("CARGO_BIN_EXE_kms-instance-health"),
+        &mns_targets(&mns, "kms-alerts"),
+        &[],
+    );
 
     let (status, headers, resp) = fc.invoke("bad-1", b"{\"product\": \"kms\",\n \"content\": {");
     assert_eq!(status, 404);
     assert_eq!(headers.get("x-fc-status").map(String::as_str), Some("404"));
     assert_eq!(resp["errorType"], "InvalidEvent");
     let msg = resp["errorMessage"].as_str().unwrap();
-    assert!(msg.contains("request bad-1: invalid JSON at line 2, column 13: EOF while parsing an object"), "{msg}");
+    assert!(
+        msg.contains(
+            "request bad-1: invalid JSON at line 2, column 13: EOF while parsing an object"
+        ),
+        "{msg}"
+    );
 
     let (status, headers, resp) = fc.invoke("empty-1", b"");
-    assert_eq!((status, headers.get("x-fc-status").cloned()), (404, Some("404".into())));
-    assert!(resp["errorMessage"].as_str().unwrap().contains("empty input"));
+    assert_eq!(
+        (status, headers.get("x-fc-status").cloned()),
+        (404, Some("404".into()))
+    );
+    assert!(resp["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("empty input"));
 
     let huge = vec![b' '; 2 * 1024 * 1024];
     let (status, headers, resp) = fc.invoke("huge-1", &huge);
-    assert_eq!((status, headers.get("x-fc-status").cloned()), (404, Some("404".into())));
+    assert_eq!(
+        (status, headers.get("x-fc-status").cloned()),
+        (404, Some("404".into()))
+    );
     assert_eq!(resp["errorType"], "PayloadTooLarge");
 
     // Still serving, and a good event goes through.
@@ -127,24 +187,47 @@ fn bad_bodies_get_clear_errors_and_the_server_keeps_serving() {
 
     // The other routes.
     let addr = fc.addr.as_str();
-    assert_eq!(request(addr, "POST", "/initialize", &[], b"").unwrap().0, 200);
+    assert_eq!(
+        request(addr, "POST", "/initialize", &[], b"").unwrap().0,
+        200
+    );
     assert_eq!(request(addr, "GET", "/pre-stop", &[], b"").unwrap().0, 200);
     assert_eq!(request(addr, "GET", "/invoke", &[], b"").unwrap().0, 404);
-    assert_eq!(request(addr, "POST", "/elsewhere", &[], b"{}").unwrap().0, 404);
+    assert_eq!(
+        request(addr, "POST", "/elsewhere", &[], b"{}").unwrap().0,
+        404
+    );
     assert_no_secrets(&fc.proc_.logs());
 }
 
 #[test]
 fn sink_failure_fails_the_invocation_with_x_fc_status() {
     let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
-    let fc = Fc::start(env!("CARGO_BIN_EXE_kms-secret-lifecycle"), &mns_targets(&mns, "missing-topic"), &[]);
-    let (status, headers, resp) = fc.invoke("fail-1", &event("alibaba/secret-rotation-failure.json"));
+    let fc = Fc::start(
+        env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
+        &mns_targets(&mns, "missing-topic"),
+        &[],
+    );
+    let (status, headers, resp) =
+        fc.invoke("fail-1", &event("alibaba/secret-rotation-failure.json"));
     assert_eq!(status, 404);
     assert_eq!(headers.get("x-fc-status").map(String::as_str), Some("404"));
     assert_eq!(resp["errorType"], "PublishFailed");
-    assert!(resp["errorMessage"].as_str().unwrap().contains("TopicNotExist"), "{resp}");
+    assert!(
+        resp["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("TopicNotExist"),
+        "{resp}"
+    );
     // The queue did take it; FC's retry must reach only the topic.
-    assert_eq!(resp["outcome"]["alerts"][0]["sent"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        resp["outcome"]["alerts"][0]["sent"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_no_secrets(&fc.proc_.logs());
     assert!(!resp.to_string().contains(FAKE_ALIBABA_SECRET));
 }
@@ -152,11 +235,19 @@ fn sink_failure_fails_the_invocation_with_x_fc_status() {
 #[test]
 fn form_encoded_alarm_callback_is_accepted() {
     let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
-    let fc = Fc::start(env!("CARGO_BIN_EXE_kms-instance-health"), &mns_targets(&mns, "kms-alerts"), &[]);
+    let fc = Fc::start(
+        env!("CARGO_BIN_EXE_kms-instance-health"),
+        &mns_targets(&mns, "kms-alerts"),
+        &[],
+    );
     let (status, _, resp) = fc.invoke("alarm-1", &event("alibaba/metric-alarm-5xx-firing.form"));
     assert_eq!(status, 200, "{resp}");
     assert_eq!(resp["alerts"][0]["kind"], "metric_alarm");
-    let topic = mns.received().into_iter().find(|r| r.kind == "topics").unwrap();
+    let topic = mns
+        .received()
+        .into_iter()
+        .find(|r| r.kind == "topics")
+        .unwrap();
     assert_eq!(topic.tag.as_deref(), Some("critical"));
 }
 
@@ -164,10 +255,27 @@ fn form_encoded_alarm_callback_is_accepted() {
 fn fc_handler_publishes_to_aws_sqs_too() {
     let moto = kms_alerts_testkit::moto::Moto::start();
     let (rt, _, sqs) = common::moto_clients(&moto);
-    let url = rt.block_on(sqs.create_queue().queue_name("central").send()).unwrap().queue_url.unwrap();
-    let fc = Fc::start(env!("CARGO_BIN_EXE_kms-key-lifecycle"), &format!("sqs:{url}"), &moto.env().into_iter().collect::<Vec<_>>());
+    let url = rt
+        .block_on(sqs.create_queue().queue_name("central").send())
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let fc = Fc::start(
+        env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+        &format!("sqs:{url}"),
+        &moto.env().into_iter().collect::<Vec<_>>(),
+    );
     let (status, _, resp) = fc.invoke("x-1", &event("alibaba/cloudevents-batch.json"));
     assert_eq!(status, 200, "{resp}");
-    let msgs = rt.block_on(sqs.receive_message().queue_url(&url).max_number_of_messages(10).send()).unwrap().messages.unwrap_or_default();
+    let msgs = rt
+        .block_on(
+            sqs.receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .send(),
+        )
+        .unwrap()
+        .messages
+        .unwrap_or_default();
     assert_eq!(msgs.len(), 2);
 }

@@ -34,8 +34,25 @@ fn huge_aws_event(bytes: usize) -> Vec<u8> {
 
 fn assert_inert(text: &str) {
     // Our own console link is the one link a message may hold.
-    let text: String = text.lines().filter(|l| !l.starts_with("[Open in console](https://")).collect::<Vec<_>>().join("\n");
-    for bad in ["<!channel>", "<!here>", "@all", "@here", "](http", "http://evil", "<script>", "<http", "www.evil", "\u{202E}", "\u{0007}", "\r"] {
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("[Open in console](https://"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for bad in [
+        "<!channel>",
+        "<!here>",
+        "@all",
+        "@here",
+        "](http",
+        "http://evil",
+        "<script>",
+        "<http",
+        "www.evil",
+        "\u{202E}",
+        "\u{0007}",
+        "\r",
+    ] {
         assert!(!text.contains(bad), "{bad:?} survived in {text}");
     }
 }
@@ -45,10 +62,37 @@ fn hostile_and_huge_events_through_lambda_to_sns_and_sqs() {
     let moto = Moto::start();
     let (rt, sns, sqs) = common::moto_clients(&moto);
     let (topic, sub_url, audit_url) = rt.block_on(async {
-        let topic = sns.create_topic().name("alerts").send().await.unwrap().topic_arn.unwrap();
-        let sub = sqs.create_queue().queue_name("sub").send().await.unwrap().queue_url.unwrap();
-        let audit = sqs.create_queue().queue_name("audit").send().await.unwrap().queue_url.unwrap();
-        sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(format!("arn:aws:sqs:us-east-1:123456789012:sub")).send().await.unwrap();
+        let topic = sns
+            .create_topic()
+            .name("alerts")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let sub = sqs
+            .create_queue()
+            .queue_name("sub")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let audit = sqs
+            .create_queue()
+            .queue_name("audit")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint("arn:aws:sqs:us-east-1:123456789012:sub")
+            .send()
+            .await
+            .unwrap();
         (topic, sub, audit)
     });
     let api = RuntimeApi::start();
@@ -58,23 +102,45 @@ fn hostile_and_huge_events_through_lambda_to_sns_and_sqs() {
     let p = Proc::spawn(env!("CARGO_BIN_EXE_kms-secret-lifecycle"), &env);
 
     let long_name = format!("{HOSTILE}{}", "very-long-secret-name/".repeat(2000));
-    for body in [hostile_secret_event(HOSTILE), hostile_secret_event(&long_name), huge_aws_event(10 * 1024 * 1024)] {
+    for body in [
+        hostile_secret_event(HOSTILE),
+        hostile_secret_event(&long_name),
+        huge_aws_event(10 * 1024 * 1024),
+    ] {
         assert!(body.len() < 12 * 1024 * 1024);
-        api.invoke(&body).unwrap_or_else(|e| panic!("{e}\n{}", p.logs()));
+        api.invoke(&body)
+            .unwrap_or_else(|e| panic!("{e}\n{}", p.logs()));
     }
     let drain = |url: &str| {
         rt.block_on(async {
-            let r = sqs.receive_message().queue_url(url).max_number_of_messages(10).send().await.unwrap();
-            r.messages.unwrap_or_default().into_iter().map(|m| m.body.unwrap()).collect::<Vec<_>>()
+            let r = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            r.messages
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| m.body.unwrap())
+                .collect::<Vec<_>>()
         })
     };
     let via_topic = drain(&sub_url);
     assert_eq!(via_topic.len(), 3);
     for body in &via_topic {
-        assert!(body.len() <= 300 * 1024, "SNS delivered {} bytes", body.len());
+        assert!(
+            body.len() <= 300 * 1024,
+            "SNS delivered {} bytes",
+            body.len()
+        );
         let env: Value = serde_json::from_str(body).unwrap();
         let subject = env["Subject"].as_str().unwrap();
-        assert!(subject.len() <= 100 && subject.bytes().all(|b| (b' '..=b'~').contains(&b)), "{subject:?}");
+        assert!(
+            subject.len() <= 100 && subject.bytes().all(|b| (b' '..=b'~').contains(&b)),
+            "{subject:?}"
+        );
         let alert: Value = serde_json::from_str(env["Message"].as_str().unwrap()).unwrap();
         assert!(alert["title"].as_str().unwrap().len() < 400);
     }
@@ -85,7 +151,10 @@ fn hostile_and_huge_events_through_lambda_to_sns_and_sqs() {
         let alert: Value = serde_json::from_str(body).unwrap();
         if alert["event_id"] == "huge-1" {
             assert_eq!(alert["raw_truncated"], true);
-            assert_eq!(alert["kind"], "key_deleted", "the facts survive, only the raw event gives way");
+            assert_eq!(
+                alert["kind"], "key_deleted",
+                "the facts survive, only the raw event gives way"
+            );
         }
     }
 }
@@ -93,14 +162,22 @@ fn hostile_and_huge_events_through_lambda_to_sns_and_sqs() {
 #[test]
 fn hostile_text_is_inert_in_messages_people_read() {
     let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let targets = format!(
         "mns:{0}/topics/email?format=text mns:{0}/queues/chat?format=markdown mns:{0}/queues/machines",
         mns.endpoint()
     );
     let p = Proc::spawn(
         env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
-        &[("FC_FUNCTION_NAME", "t".into()), ("FC_CUSTOM_LISTEN_PORT", port.to_string()), ("KMS_ALERTS_TARGETS", targets)],
+        &[
+            ("FC_FUNCTION_NAME", "t".into()),
+            ("FC_CUSTOM_LISTEN_PORT", port.to_string()),
+            ("KMS_ALERTS_TARGETS", targets),
+        ],
     );
     let addr = format!("127.0.0.1:{port}");
     let end = Instant::now() + Duration::from_secs(20);
@@ -108,17 +185,39 @@ fn hostile_text_is_inert_in_messages_people_read() {
         assert!(Instant::now() < end, "{}", p.logs());
         std::thread::sleep(Duration::from_millis(20));
     }
-    let headers = [("x-fc-request-id", "h-1"), ("x-fc-access-key-id", "id"), ("x-fc-access-key-secret", FAKE_ALIBABA_SECRET)];
-    let (status, _, body) = request(&addr, "POST", "/invoke", &headers, &hostile_secret_event(HOSTILE)).unwrap();
+    let headers = [
+        ("x-fc-request-id", "h-1"),
+        ("x-fc-access-key-id", "id"),
+        ("x-fc-access-key-secret", FAKE_ALIBABA_SECRET),
+    ];
+    let (status, _, body) = request(
+        &addr,
+        "POST",
+        "/invoke",
+        &headers,
+        &hostile_secret_event(HOSTILE),
+    )
+    .unwrap();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     // A 10 MB event: accepted, and the MNS message stays under MNS's 64 KB.
-    let (status, _, body) = request(&addr, "POST", "/invoke", &headers, &huge_aws_event(10 * 1024 * 1024)).unwrap();
+    let (status, _, body) = request(
+        &addr,
+        "POST",
+        "/invoke",
+        &headers,
+        &huge_aws_event(10 * 1024 * 1024),
+    )
+    .unwrap();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 
     let got = mns.received();
     assert_eq!(got.len(), 6);
     for r in &got {
-        assert!(r.body.len() * 4 / 3 <= 64 * 1024, "{} bytes to MNS", r.body.len());
+        assert!(
+            r.body.len() * 4 / 3 <= 64 * 1024,
+            "{} bytes to MNS",
+            r.body.len()
+        );
         match r.name.as_str() {
             "email" | "chat" => assert_inert(&r.body),
             _ => {
@@ -128,7 +227,13 @@ fn hostile_text_is_inert_in_messages_people_read() {
             }
         }
     }
-    let chat = got.iter().find(|r| r.name == "chat" && r.body.contains("Secret rotation failed")).unwrap();
+    let chat = got
+        .iter()
+        .find(|r| r.name == "chat" && r.body.contains("Secret rotation failed"))
+        .unwrap();
     assert!(chat.body.contains("\\[click me\\]"), "{}", chat.body);
-    assert!(chat.body.contains("密钥") && chat.body.contains("ünïcødé"), "non-ASCII text is kept");
+    assert!(
+        chat.body.contains("密钥") && chat.body.contains("ünïcødé"),
+        "non-ASCII text is kept"
+    );
 }

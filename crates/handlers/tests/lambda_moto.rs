@@ -33,7 +33,14 @@ impl Aws {
                 req = req.attributes(QueueAttributeName::FifoQueue, "true");
             }
             let url = req.send().await.unwrap().queue_url.unwrap();
-            let attrs = self.sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::QueueArn).send().await.unwrap();
+            let attrs = self
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .unwrap();
             let arn = attrs.attributes.unwrap()[&QueueAttributeName::QueueArn].clone();
             (url, arn)
         })
@@ -47,7 +54,14 @@ impl Aws {
                 req = req.attributes("FifoTopic", "true");
             }
             let arn = req.send().await.unwrap().topic_arn.unwrap();
-            self.sns.subscribe().topic_arn(&arn).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
+            self.sns
+                .subscribe()
+                .topic_arn(&arn)
+                .protocol("sqs")
+                .endpoint(queue_arn)
+                .send()
+                .await
+                .unwrap();
             (arn, url)
         })
     }
@@ -79,7 +93,13 @@ impl Aws {
                         .map(|(k, v)| (k, Value::String(v.string_value.unwrap_or_default())))
                         .collect();
                     out.push((m.body.unwrap(), Value::Object(attrs)));
-                    self.sqs.delete_message().queue_url(url).receipt_handle(m.receipt_handle.unwrap()).send().await.unwrap();
+                    self.sqs
+                        .delete_message()
+                        .queue_url(url)
+                        .receipt_handle(m.receipt_handle.unwrap())
+                        .send()
+                        .await
+                        .unwrap();
                 }
             }
         })
@@ -108,26 +128,42 @@ fn every_sample_through_the_runtime_api_reaches_sns_and_sqs() {
     let (audit_url, _) = aws.queue("kms-audit");
     let api = RuntimeApi::start();
     let targets = format!("sns:{topic} sqs:{audit_url}");
-    let proc_ = Proc::spawn(env!("CARGO_BIN_EXE_kms-key-lifecycle"), &lambda_env(&moto, &api, &targets));
+    let proc_ = Proc::spawn(
+        env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+        &lambda_env(&moto, &api, &targets),
+    );
 
     let mut expected = 0;
     let mut unique = std::collections::BTreeSet::new();
     let mut subjects = Vec::new();
     for cloud in ["aws", "alibaba"] {
         // Lambda payloads are JSON; the form-encoded alarm callback only reaches FC's HTTP server.
-        for (name, body) in samples(cloud).into_iter().filter(|(n, _)| n.ends_with(".json")) {
+        for (name, body) in samples(cloud)
+            .into_iter()
+            .filter(|(n, _)| n.ends_with(".json"))
+        {
             let records = kms_alerts_core::parse(&body).unwrap();
-            let resp = api.invoke(&body).unwrap_or_else(|e| panic!("{name}: invocation failed: {e}\n{}", proc_.logs()));
+            let resp = api
+                .invoke(&body)
+                .unwrap_or_else(|e| panic!("{name}: invocation failed: {e}\n{}", proc_.logs()));
             let resp: Value = serde_json::from_str(&resp).unwrap();
             if name == "sqs-batch.json" {
                 assert_eq!(resp, serde_json::json!({"batchItemFailures": []}), "{name}");
             } else {
-                assert_eq!(resp["alerts"].as_array().unwrap().len(), records.len(), "{name}: {resp}");
+                assert_eq!(
+                    resp["alerts"].as_array().unwrap().len(),
+                    records.len(),
+                    "{name}: {resp}"
+                );
             }
             for r in records {
                 let a = r.result.unwrap();
                 unique.insert(a.dedup_key.clone());
-                subjects.push((kms_alerts_core::render::subject(&a), a.kind.as_str().to_string(), a.severity.as_str().to_string()));
+                subjects.push((
+                    kms_alerts_core::render::subject(&a),
+                    a.kind.as_str().to_string(),
+                    a.severity.as_str().to_string(),
+                ));
             }
             expected += kms_alerts_core::parse(&body).unwrap().len();
         }
@@ -137,17 +173,33 @@ fn every_sample_through_the_runtime_api_reaches_sns_and_sqs() {
     let via_topic = aws.drain(&sub_url);
     // Several samples wrap the same event in another envelope (SNS record, SQS batch,
     // CloudEvents): each distinct event is notified once.
-    assert!(unique.len() >= 20 && unique.len() < expected, "{} of {expected}", unique.len());
-    assert_eq!(via_topic.len(), unique.len(), "one message per distinct alert");
+    assert!(
+        unique.len() >= 20 && unique.len() < expected,
+        "{} of {expected}",
+        unique.len()
+    );
+    assert_eq!(
+        via_topic.len(),
+        unique.len(),
+        "one message per distinct alert"
+    );
     for (body, _) in &via_topic {
         let env: Value = serde_json::from_str(body).unwrap();
         assert_eq!(env["Type"], "Notification");
         let subject = env["Subject"].as_str().unwrap();
         assert!(subject.len() <= 100 && subject.is_ascii(), "{subject}");
-        let alert: Value = serde_json::from_str(env["Message"].as_str().unwrap()).unwrap_or_else(|e| panic!("{e}: {body}"));
-        let (_, kind, severity) = subjects.iter().find(|(s, _, _)| s == subject).unwrap_or_else(|| panic!("unexpected subject {subject}"));
+        let alert: Value = serde_json::from_str(env["Message"].as_str().unwrap())
+            .unwrap_or_else(|e| panic!("{e}: {body}"));
+        let (_, kind, severity) = subjects
+            .iter()
+            .find(|(s, _, _)| s == subject)
+            .unwrap_or_else(|| panic!("unexpected subject {subject}"));
         assert_eq!(alert["kind"], kind.as_str());
-        assert_eq!(env["MessageAttributes"]["severity"]["Value"], severity.as_str(), "{body}");
+        assert_eq!(
+            env["MessageAttributes"]["severity"]["Value"],
+            severity.as_str(),
+            "{body}"
+        );
         assert_eq!(env["MessageAttributes"]["kind"]["Value"], kind.as_str());
     }
 
@@ -159,14 +211,24 @@ fn every_sample_through_the_runtime_api_reaches_sns_and_sqs() {
         assert_eq!(attrs["kind"], alert["kind"]);
         assert_eq!(attrs["severity"], alert["severity"]);
         assert_eq!(attrs["cloud"], alert["cloud"]);
-        assert!(alert["dedup_key"].as_str().unwrap().starts_with(alert["cloud"].as_str().unwrap()));
+        assert!(alert["dedup_key"]
+            .as_str()
+            .unwrap()
+            .starts_with(alert["cloud"].as_str().unwrap()));
     }
 
     // Structured JSON logs with request id, kind and dedup key; never the credentials.
     let logs = proc_.logs();
-    let published: Vec<Value> =
-        logs.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v["message"] == "alert published").collect();
-    assert_eq!(published.len(), expected, "every alert is logged, duplicates with sent=[]");
+    let published: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["message"] == "alert published")
+        .collect();
+    assert_eq!(
+        published.len(),
+        expected,
+        "every alert is logged, duplicates with sent=[]"
+    );
     for v in &published {
         assert!(v["request_id"].as_str().unwrap().starts_with("req-"), "{v}");
         assert!(v["kind"].is_string() && v["dedup_key"].is_string(), "{v}");
@@ -180,15 +242,22 @@ fn sqs_batch_reports_only_the_bad_records() {
     let aws = Aws::new(&moto);
     let (audit_url, _) = aws.queue("audit");
     let api = RuntimeApi::start();
-    let _p = Proc::spawn(env!("CARGO_BIN_EXE_kms-key-lifecycle"), &lambda_env(&moto, &api, &format!("sqs:{audit_url}")));
+    let _p = Proc::spawn(
+        env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+        &lambda_env(&moto, &api, &format!("sqs:{audit_url}")),
+    );
     let good = String::from_utf8(event("aws/kms-cmk-rotation.json")).unwrap();
     let batch = serde_json::json!({"Records": [
         {"messageId": "good-1", "eventSource": "aws:sqs", "body": good},
         {"messageId": "bad-2", "eventSource": "aws:sqs", "body": "{not json"},
         {"messageId": "good-3", "eventSource": "aws:sqs", "body": String::from_utf8(event("aws/cloudtrail-disable-key.json")).unwrap()},
     ]});
-    let resp: Value = serde_json::from_str(&api.invoke(batch.to_string().as_bytes()).unwrap()).unwrap();
-    assert_eq!(resp, serde_json::json!({"batchItemFailures": [{"itemIdentifier": "bad-2"}]}));
+    let resp: Value =
+        serde_json::from_str(&api.invoke(batch.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(
+        resp,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "bad-2"}]})
+    );
     assert_eq!(aws.drain(&audit_url).len(), 2);
 }
 
@@ -198,16 +267,30 @@ fn publish_to_a_missing_topic_fails_the_invocation() {
     let api = RuntimeApi::start();
     let p = Proc::spawn(
         env!("CARGO_BIN_EXE_kms-key-lifecycle"),
-        &lambda_env(&moto, &api, &format!("sns:arn:aws:sns:us-east-1:{ACCOUNT}:does-not-exist")),
+        &lambda_env(
+            &moto,
+            &api,
+            &format!("sns:arn:aws:sns:us-east-1:{ACCOUNT}:does-not-exist"),
+        ),
     );
     let err = api.invoke(&event("aws/kms-cmk-deletion.json")).unwrap_err();
     let err: Value = serde_json::from_str(&err).unwrap();
-    assert!(err["errorMessage"].as_str().unwrap().contains("does-not-exist"), "{err}");
+    assert!(
+        err["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("does-not-exist"),
+        "{err}"
+    );
     // In an SQS batch the same failure is a batch item failure, not a lost message.
     let batch = serde_json::json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs",
         "body": String::from_utf8(event("aws/kms-cmk-deletion.json")).unwrap()}]});
-    let resp: Value = serde_json::from_str(&api.invoke(batch.to_string().as_bytes()).unwrap()).unwrap();
-    assert_eq!(resp, serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]}));
+    let resp: Value =
+        serde_json::from_str(&api.invoke(batch.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(
+        resp,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]})
+    );
     assert_no_secrets(&p.logs());
 }
 
@@ -226,7 +309,10 @@ fn fifo_dedup_same_deletion_twice_gives_one_message() {
     // Two separate cold processes, so the in-memory dedup cannot help: only the FIFO ids do.
     for body in [&deletion, &again] {
         let api = RuntimeApi::start();
-        let _p = Proc::spawn(env!("CARGO_BIN_EXE_kms-key-lifecycle"), &lambda_env(&moto, &api, &targets));
+        let _p = Proc::spawn(
+            env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+            &lambda_env(&moto, &api, &targets),
+        );
         api.invoke(body).unwrap();
     }
     assert_eq!(aws.drain(&url).len(), 1, "SNS FIFO -> SQS FIFO");
@@ -239,7 +325,10 @@ fn redelivery_to_a_warm_handler_notifies_once() {
     let aws = Aws::new(&moto);
     let (url, _) = aws.queue("plain");
     let api = RuntimeApi::start();
-    let _p = Proc::spawn(env!("CARGO_BIN_EXE_kms-key-lifecycle"), &lambda_env(&moto, &api, &format!("sqs:{url}")));
+    let _p = Proc::spawn(
+        env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+        &lambda_env(&moto, &api, &format!("sqs:{url}")),
+    );
     for _ in 0..3 {
         api.invoke(&event("aws/kms-cmk-rotation.json")).unwrap();
     }

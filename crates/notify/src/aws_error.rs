@@ -26,14 +26,25 @@ where
     let transient = match &err {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
-            status >= 500 || status == 429 || se.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
+            status >= 500
+                || status == 429
+                || se
+                    .err()
+                    .code()
+                    .is_some_and(|c| TRANSIENT_CODES.contains(&c))
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
         _ => false,
     };
     let message = match err.code() {
         Some(code) => format!("{code}: {}", err.message().unwrap_or("no message")),
         None => DisplayErrorContext(&err).to_string(),
     };
-    SinkError { target: target.to_string(), transient, message }
+    SinkError {
+        target: target.to_string(),
+        transient,
+        message,
+    }
 }

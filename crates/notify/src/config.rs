@@ -21,10 +21,22 @@ use crate::error::ConfigError;
 /// Where one target delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    Stdout { format: Format },
-    Sns { topic_arn: String },
-    Sqs { queue_url: String },
-    Mns { endpoint: String, resource: MnsResource, name: String, tag: Option<String>, format: Format },
+    Stdout {
+        format: Format,
+    },
+    Sns {
+        topic_arn: String,
+    },
+    Sqs {
+        queue_url: String,
+    },
+    Mns {
+        endpoint: String,
+        resource: MnsResource,
+        name: String,
+        tag: Option<String>,
+        format: Format,
+    },
 }
 
 /// An MNS topic or queue.
@@ -48,7 +60,12 @@ impl TargetSpec {
             Endpoint::Stdout { .. } => "stdout".to_string(),
             Endpoint::Sns { topic_arn } => format!("sns:{topic_arn}"),
             Endpoint::Sqs { queue_url } => format!("sqs:{queue_url}"),
-            Endpoint::Mns { endpoint, resource, name, .. } => {
+            Endpoint::Mns {
+                endpoint,
+                resource,
+                name,
+                ..
+            } => {
                 let kind = match resource {
                     MnsResource::Topic => "topics",
                     MnsResource::Queue => "queues",
@@ -61,9 +78,17 @@ impl TargetSpec {
 
 /// Parses a target list; an empty list means stdout.
 pub fn parse_targets(s: &str) -> Result<Vec<TargetSpec>, ConfigError> {
-    let items: Vec<&str> = s.split(|c: char| c.is_whitespace() || c == ',' || c == ';').filter(|t| !t.is_empty()).collect();
+    let items: Vec<&str> = s
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter(|t| !t.is_empty())
+        .collect();
     if items.is_empty() {
-        return Ok(vec![TargetSpec { endpoint: Endpoint::Stdout { format: Format::Text }, min_severity: Severity::Info }]);
+        return Ok(vec![TargetSpec {
+            endpoint: Endpoint::Stdout {
+                format: Format::Text,
+            },
+            min_severity: Severity::Info,
+        }]);
     }
     items.into_iter().map(parse_target).collect()
 }
@@ -78,11 +103,16 @@ fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
     let mut format = None;
     let mut tag = None;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').ok_or_else(|| err(format!("option {pair:?} needs a value")))?;
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| err(format!("option {pair:?} needs a value")))?;
         match k {
             "min_severity" | "severity" => {
-                min_severity = kms_alerts_core::Severity::from_level(v)
-                    .ok_or_else(|| err(format!("min_severity {v:?}: expected info, warning or critical")))?
+                min_severity = kms_alerts_core::Severity::from_level(v).ok_or_else(|| {
+                    err(format!(
+                        "min_severity {v:?}: expected info, warning or critical"
+                    ))
+                })?
             }
             "format" => format = Some(v.parse::<Format>().map_err(err)?),
             "tag" => tag = Some(v.to_string()),
@@ -91,27 +121,47 @@ fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
     }
     let (scheme, rest) = main.split_once(':').unwrap_or((main, ""));
     let endpoint = match scheme {
-        "stdout" if rest.is_empty() => Endpoint::Stdout { format: format.unwrap_or(Format::Text) },
+        "stdout" if rest.is_empty() => Endpoint::Stdout {
+            format: format.unwrap_or(Format::Text),
+        },
         "sns" => {
             let parts: Vec<&str> = rest.split(':').collect();
             if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
-                return Err(err("expected sns:arn:<partition>:sns:<region>:<account>:<topic>".into()));
+                return Err(err(
+                    "expected sns:arn:<partition>:sns:<region>:<account>:<topic>".into(),
+                ));
             }
-            Endpoint::Sns { topic_arn: rest.to_string() }
+            Endpoint::Sns {
+                topic_arn: rest.to_string(),
+            }
         }
         "sqs" => {
-            if !(rest.starts_with("https://") || rest.starts_with("http://")) || rest.trim_end_matches('/').matches('/').count() < 4 {
+            if !(rest.starts_with("https://") || rest.starts_with("http://"))
+                || rest.trim_end_matches('/').matches('/').count() < 4
+            {
                 return Err(err("expected sqs:https://<host>/<account>/<queue>".into()));
             }
-            Endpoint::Sqs { queue_url: rest.trim_end_matches('/').to_string() }
+            Endpoint::Sqs {
+                queue_url: rest.trim_end_matches('/').to_string(),
+            }
         }
         "mns" => {
             let (endpoint, resource, name) = parse_mns(rest).ok_or_else(|| {
                 err("expected mns:https://<account>.mns.<region>.aliyuncs.com/topics/<name> or /queues/<name>".into())
             })?;
-            Endpoint::Mns { endpoint, resource, name, tag: tag.take(), format: format.take().unwrap_or(Format::Json) }
+            Endpoint::Mns {
+                endpoint,
+                resource,
+                name,
+                tag: tag.take(),
+                format: format.take().unwrap_or(Format::Json),
+            }
         }
-        _ => return Err(err("unknown target: expected stdout, sns:<arn>, sqs:<url> or mns:<url>".into())),
+        _ => {
+            return Err(err(
+                "unknown target: expected stdout, sns:<arn>, sqs:<url> or mns:<url>".into(),
+            ))
+        }
     };
     if format.is_some() && !matches!(endpoint, Endpoint::Stdout { .. }) {
         return Err(err("format applies to stdout and mns targets only".into()));
@@ -119,11 +169,16 @@ fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
     if tag.is_some() {
         return Err(err("tag applies to mns topics only".into()));
     }
-    Ok(TargetSpec { endpoint, min_severity })
+    Ok(TargetSpec {
+        endpoint,
+        min_severity,
+    })
 }
 
 fn parse_mns(url: &str) -> Option<(String, MnsResource, String)> {
-    let after_scheme = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let after_scheme = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
     let slash = after_scheme.find('/')?;
     let endpoint = &url[..url.len() - after_scheme.len() + slash];
     let mut path = after_scheme[slash + 1..].trim_end_matches('/').split('/');
@@ -133,7 +188,9 @@ fn parse_mns(url: &str) -> Option<(String, MnsResource, String)> {
         _ => return None,
     };
     let name = path.next()?;
-    let valid = !name.is_empty() && name.len() <= 256 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let valid = !name.is_empty()
+        && name.len() <= 256
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     (valid && path.next().is_none()).then(|| (endpoint.to_string(), resource, name.to_string()))
 }
 
@@ -152,7 +209,12 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { max_attempts: 3, retry_base: Duration::from_millis(100), dedup_ttl: Duration::from_secs(600), dedup_capacity: 10_000 }
+        Settings {
+            max_attempts: 3,
+            retry_base: Duration::from_millis(100),
+            dedup_ttl: Duration::from_secs(600),
+            dedup_capacity: 10_000,
+        }
     }
 }
 
@@ -166,7 +228,11 @@ impl Settings {
                     .parse::<u64>()
                     .ok()
                     .filter(|n| (min..=max).contains(n))
-                    .ok_or_else(|| ConfigError(format!("{name}={v:?}: expected a whole number from {min} to {max}"))),
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "{name}={v:?}: expected a whole number from {min} to {max}"
+                        ))
+                    }),
                 _ => Ok(default),
             }
         }
@@ -193,10 +259,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.len(), 4);
-        assert_eq!(t[0].endpoint, Endpoint::Sns { topic_arn: "arn:aws:sns:us-east-1:111122223333:pager.fifo".into() });
+        assert_eq!(
+            t[0].endpoint,
+            Endpoint::Sns {
+                topic_arn: "arn:aws:sns:us-east-1:111122223333:pager.fifo".into()
+            }
+        );
         assert_eq!(t[0].min_severity, Severity::Critical);
-        assert_eq!(t[1].name(), "sqs:https://sqs.us-east-1.amazonaws.com/111122223333/audit");
-        assert_eq!(t[2].endpoint, Endpoint::Stdout { format: Format::Json });
+        assert_eq!(
+            t[1].name(),
+            "sqs:https://sqs.us-east-1.amazonaws.com/111122223333/audit"
+        );
+        assert_eq!(
+            t[2].endpoint,
+            Endpoint::Stdout {
+                format: Format::Json
+            }
+        );
         assert_eq!(
             t[3].endpoint,
             Endpoint::Mns {
@@ -208,7 +287,12 @@ mod tests {
             }
         );
         assert_eq!(t[3].min_severity, Severity::Warning);
-        assert_eq!(parse_targets("  ").unwrap()[0].endpoint, Endpoint::Stdout { format: Format::Text });
+        assert_eq!(
+            parse_targets("  ").unwrap()[0].endpoint,
+            Endpoint::Stdout {
+                format: Format::Text
+            }
+        );
     }
 
     #[test]
@@ -219,9 +303,18 @@ mod tests {
             ("kafka:x", "unknown target"),
             ("stdout?min_severity=loud", "min_severity \"loud\""),
             ("stdout?colour=red", "unknown option \"colour\""),
-            ("sns:arn:aws:sns:us-east-1:1:t?format=json", "format applies to stdout and mns"),
-            ("mns:https://1.mns.cn-hangzhou.aliyuncs.com/buckets/x", "expected mns:"),
-            ("mns:https://1.mns.cn-hangzhou.aliyuncs.com/queues/a/b", "expected mns:"),
+            (
+                "sns:arn:aws:sns:us-east-1:1:t?format=json",
+                "format applies to stdout and mns",
+            ),
+            (
+                "mns:https://1.mns.cn-hangzhou.aliyuncs.com/buckets/x",
+                "expected mns:",
+            ),
+            (
+                "mns:https://1.mns.cn-hangzhou.aliyuncs.com/queues/a/b",
+                "expected mns:",
+            ),
         ] {
             let e = parse_targets(spec).unwrap_err().to_string();
             assert!(e.contains(want), "{spec}: {e}");

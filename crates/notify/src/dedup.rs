@@ -16,7 +16,12 @@ pub struct DedupCache {
 
 impl DedupCache {
     pub fn new(ttl: Duration, capacity: usize) -> Self {
-        DedupCache { ttl, capacity: capacity.max(1), seen: HashMap::new(), order: VecDeque::new() }
+        DedupCache {
+            ttl,
+            capacity: capacity.max(1),
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+        }
     }
 
     /// Whether `key` was recorded less than `ttl` ago.
@@ -84,7 +89,10 @@ mod tests {
             c.insert(k.into(), t0 + Duration::from_secs(11));
         }
         assert_eq!(c.len(), 3);
-        assert!(!c.contains("b", t0 + Duration::from_secs(11)), "oldest evicted");
+        assert!(
+            !c.contains("b", t0 + Duration::from_secs(11)),
+            "oldest evicted"
+        );
         assert!(c.contains("e", t0 + Duration::from_secs(11)));
         let mut off = DedupCache::new(Duration::ZERO, 3);
         off.insert("a".into(), t0);

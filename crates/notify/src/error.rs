@@ -14,7 +14,11 @@ pub struct SinkError {
 
 impl fmt::Display for SinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.transient { "transient" } else { "permanent" };
+        let kind = if self.transient {
+            "transient"
+        } else {
+            "permanent"
+        };
         write!(f, "{}: {kind} failure: {}", self.target, self.message)
     }
 }
@@ -33,7 +37,12 @@ pub struct PublishError {
 
 impl fmt::Display for PublishError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "alert {} was not published to {} target(s): ", self.dedup_key, self.failures.len())?;
+        write!(
+            f,
+            "alert {} was not published to {} target(s): ",
+            self.dedup_key,
+            self.failures.len()
+        )?;
         for (i, e) in self.failures.iter().enumerate() {
             if i > 0 {
                 f.write_str("; ")?;

@@ -39,7 +39,7 @@ pub enum Sink {
     Stdout(StdoutSink),
     Sns(SnsSink),
     Sqs(SqsSink),
-    Mns(MnsSink),
+    Mns(Box<MnsSink>),
 }
 
 impl Sink {
@@ -90,8 +90,13 @@ impl Notifier {
     }
 
     /// Builds `specs` into targets.
-    pub async fn build(specs: Vec<TargetSpec>, settings: Settings) -> Result<Notifier, ConfigError> {
-        let needs_aws = specs.iter().any(|s| matches!(s.endpoint, Endpoint::Sns { .. } | Endpoint::Sqs { .. }));
+    pub async fn build(
+        specs: Vec<TargetSpec>,
+        settings: Settings,
+    ) -> Result<Notifier, ConfigError> {
+        let needs_aws = specs
+            .iter()
+            .any(|s| matches!(s.endpoint, Endpoint::Sns { .. } | Endpoint::Sqs { .. }));
         let aws = if needs_aws {
             Some(
                 aws_config::defaults(BehaviorVersion::latest())
@@ -120,22 +125,48 @@ impl Notifier {
             let sink = match spec.endpoint {
                 Endpoint::Stdout { format } => Sink::Stdout(StdoutSink { format }),
                 Endpoint::Sns { topic_arn } => {
-                    let region = topic_arn.split(':').nth(3).filter(|r| !r.is_empty()).map(str::to_string);
+                    let region = topic_arn
+                        .split(':')
+                        .nth(3)
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_string);
                     let conf = aws.as_ref().expect("built when needed");
-                    let client = sns_clients.entry(region.clone()).or_insert_with(|| sns_client(conf, region)).clone();
+                    let client = sns_clients
+                        .entry(region.clone())
+                        .or_insert_with(|| sns_client(conf, region))
+                        .clone();
                     Sink::Sns(SnsSink::new(client, topic_arn))
                 }
                 Endpoint::Sqs { queue_url } => {
                     let region = sqs_region(&queue_url);
                     let conf = aws.as_ref().expect("built when needed");
-                    let client = sqs_clients.entry(region.clone()).or_insert_with(|| sqs_client(conf, region)).clone();
+                    let client = sqs_clients
+                        .entry(region.clone())
+                        .or_insert_with(|| sqs_client(conf, region))
+                        .clone();
                     Sink::Sqs(SqsSink::new(client, queue_url))
                 }
-                Endpoint::Mns { endpoint, resource, name, tag, format } => {
-                    Sink::Mns(MnsSink::new(&endpoint, resource, &name, tag, format, credentials.clone(), retry)?)
-                }
+                Endpoint::Mns {
+                    endpoint,
+                    resource,
+                    name,
+                    tag,
+                    format,
+                } => Sink::Mns(Box::new(MnsSink::new(
+                    &endpoint,
+                    resource,
+                    &name,
+                    tag,
+                    format,
+                    credentials.clone(),
+                    retry,
+                )?)),
             };
-            targets.push(Target { name, min_severity: spec.min_severity, sink });
+            targets.push(Target {
+                name,
+                min_severity: spec.min_severity,
+                sink,
+            });
         }
         Ok(Notifier::with_targets(targets, &settings).with_credentials(credentials))
     }
@@ -201,7 +232,11 @@ impl Notifier {
         if failures.is_empty() {
             Ok(delivery)
         } else {
-            Err(PublishError { dedup_key: alert.dedup_key.clone(), failures, sent: delivery.sent })
+            Err(PublishError {
+                dedup_key: alert.dedup_key.clone(),
+                failures,
+                sent: delivery.sent,
+            })
         }
     }
 }
@@ -230,7 +265,10 @@ fn sqs_client(conf: &SdkConfig, region: Option<String>) -> aws_sdk_sqs::Client {
 fn sqs_region(url: &str) -> Option<String> {
     let host = url.split("://").nth(1)?.split('/').next()?;
     let mut parts = host.split('.');
-    (parts.next()? == "sqs").then(|| parts.next().map(str::to_string)).flatten().filter(|r| r.contains('-'))
+    (parts.next()? == "sqs")
+        .then(|| parts.next().map(str::to_string))
+        .flatten()
+        .filter(|r| r.contains('-'))
 }
 
 #[cfg(test)]
@@ -239,7 +277,10 @@ mod tests {
 
     #[test]
     fn sqs_region_from_url() {
-        assert_eq!(sqs_region("https://sqs.eu-west-1.amazonaws.com/1/q").as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            sqs_region("https://sqs.eu-west-1.amazonaws.com/1/q").as_deref(),
+            Some("eu-west-1")
+        );
         assert_eq!(sqs_region("http://127.0.0.1:5000/123456789012/q"), None);
     }
 }

@@ -21,7 +21,11 @@ pub fn attributes(alert: &Alert) -> Vec<(&'static str, String)> {
         ("cloud", alert.cloud.as_str().to_string()),
     ];
     for (name, value) in [("region", &alert.region), ("account", &alert.account)] {
-        if let Some(v) = value.as_deref().map(clean_attribute).filter(|v| !v.is_empty()) {
+        if let Some(v) = value
+            .as_deref()
+            .map(clean_attribute)
+            .filter(|v| !v.is_empty())
+        {
             out.push((name, v));
         }
     }
@@ -37,9 +41,11 @@ pub(crate) fn typed_attributes<T, E: std::fmt::Display>(
     attributes(alert)
         .into_iter()
         .map(|(name, value)| {
-            build(value)
-                .map(|v| (name, v))
-                .map_err(|e| SinkError { target: target.to_string(), transient: false, message: e.to_string() })
+            build(value).map(|v| (name, v)).map_err(|e| SinkError {
+                target: target.to_string(),
+                transient: false,
+                message: e.to_string(),
+            })
         })
         .collect()
 }
@@ -62,9 +68,11 @@ pub fn sns_message(alert: &Alert) -> String {
     let body = text(alert);
     let sms = subject(alert);
     // The text is bounded by the renderer; escaping can grow it, so count it twice.
-    let mut budget = (AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE).saturating_sub(2 * (body.len() + sms.len()) + 256);
+    let mut budget =
+        (AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE).saturating_sub(2 * (body.len() + sms.len()) + 256);
     loop {
-        let payload = json!({"default": json_within(alert, budget), "email": body, "sms": sms}).to_string();
+        let payload =
+            json!({"default": json_within(alert, budget), "email": body, "sms": sms}).to_string();
         if payload.len() <= AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE || budget < 1024 {
             return payload;
         }
@@ -80,7 +88,12 @@ pub fn sqs_body(alert: &Alert) -> String {
 /// SNS/SQS FIFO ids: group and deduplication id from the alert's dedup key (128 characters
 /// of `[A-Za-z0-9!-~]` at most; the key already is).
 pub fn fifo_ids(alert: &Alert) -> (String, String) {
-    let id: String = alert.dedup_key.chars().filter(|c| c.is_ascii_graphic()).take(128).collect();
+    let id: String = alert
+        .dedup_key
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(128)
+        .collect();
     (id.clone(), id)
 }
 
@@ -91,18 +104,30 @@ mod tests {
     fn big_alert() -> Alert {
         let ev = serde_json::json!({"source": "aws.kms", "detail-type": "KMS CMK Deletion", "region": "us-east-1",
             "account": "1", "detail": {"key-id": "k", "padding": "\u{0001}é".repeat(400_000)}});
-        kms_alerts_core::parse(ev.to_string().as_bytes()).unwrap().remove(0).result.unwrap()
+        kms_alerts_core::parse(ev.to_string().as_bytes())
+            .unwrap()
+            .remove(0)
+            .result
+            .unwrap()
     }
 
     #[test]
     fn sns_payload_fits_even_for_a_huge_event() {
         let a = big_alert();
         let m = sns_message(&a);
-        assert!(m.len() <= AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE, "{}", m.len());
+        assert!(
+            m.len() <= AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE,
+            "{}",
+            m.len()
+        );
         let v: serde_json::Value = serde_json::from_str(&m).unwrap();
-        assert!(v["email"].as_str().unwrap().starts_with("[WARNING] KMS key deleted: k"));
+        assert!(v["email"]
+            .as_str()
+            .unwrap()
+            .starts_with("[WARNING] KMS key deleted: k"));
         assert_eq!(v["sms"], "[WARNING] KMS key deleted: k");
-        let inner: serde_json::Value = serde_json::from_str(v["default"].as_str().unwrap()).unwrap();
+        let inner: serde_json::Value =
+            serde_json::from_str(v["default"].as_str().unwrap()).unwrap();
         assert_eq!(inner["raw_truncated"], true);
         assert_eq!(inner["kind"], "key_deleted");
     }
@@ -116,7 +141,11 @@ mod tests {
     #[test]
     fn attributes_skip_missing_values() {
         let ev = br#"{"source":"aws.kms","detail-type":"KMS CMK Rotation","detail":{}}"#;
-        let a = kms_alerts_core::parse(ev).unwrap().remove(0).result.unwrap();
+        let a = kms_alerts_core::parse(ev)
+            .unwrap()
+            .remove(0)
+            .result
+            .unwrap();
         let names: Vec<_> = attributes(&a).into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["severity", "kind", "family", "cloud"]);
     }

@@ -40,7 +40,10 @@ impl fmt::Debug for AlibabaCredentials {
         f.debug_struct("AlibabaCredentials")
             .field("access_key_id", &self.access_key_id)
             .field("access_key_secret", &"<redacted>")
-            .field("security_token", &self.security_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -101,7 +104,8 @@ pub fn sign(
         to_sign.push('\n');
     }
     to_sign.push_str(resource);
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(to_sign.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -132,7 +136,15 @@ fn xml_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
 
 /// MNS error codes worth retrying.
 fn transient_code(code: &str) -> bool {
-    matches!(code, "InternalError" | "ServiceUnavailable" | "ServiceBusy" | "Throttling" | "QpsLimitExceeded" | "TooManyRequests")
+    matches!(
+        code,
+        "InternalError"
+            | "ServiceUnavailable"
+            | "ServiceBusy"
+            | "Throttling"
+            | "QpsLimitExceeded"
+            | "TooManyRequests"
+    )
 }
 
 /// Sends alerts to one MNS topic or queue.
@@ -165,7 +177,11 @@ impl MnsSink {
         http.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| ConfigError(format!("MNS: cannot load the system's CA certificates: {e}")))?
+            .map_err(|e| {
+                ConfigError(format!(
+                    "MNS: cannot load the system's CA certificates: {e}"
+                ))
+            })?
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -177,7 +193,10 @@ impl MnsSink {
         Ok(MnsSink {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             resource,
-            name: format!("mns:{}/{kind}/{queue_or_topic}", endpoint.trim_end_matches('/')),
+            name: format!(
+                "mns:{}/{kind}/{queue_or_topic}",
+                endpoint.trim_end_matches('/')
+            ),
             queue_or_topic: queue_or_topic.to_string(),
             tag,
             format,
@@ -190,7 +209,9 @@ impl MnsSink {
     /// The XML request body for one alert.
     pub fn request_body(&self, alert: &Alert) -> String {
         let payload = match self.format {
-            Format::Json => kms_alerts_core::render::json_within(alert, MNS_BODY_MAX * 3 / 4 - 1024),
+            Format::Json => {
+                kms_alerts_core::render::json_within(alert, MNS_BODY_MAX * 3 / 4 - 1024)
+            }
             other => render(alert, other),
         };
         let b64 = base64::engine::general_purpose::STANDARD.encode(payload.as_bytes());
@@ -202,7 +223,10 @@ impl MnsSink {
         match self.resource {
             MnsResource::Topic => {
                 // The tag lets subscriptions filter; default to the severity.
-                let tag = self.tag.clone().unwrap_or_else(|| alert.severity.as_str().to_string());
+                let tag = self
+                    .tag
+                    .clone()
+                    .unwrap_or_else(|| alert.severity.as_str().to_string());
                 xml.push_str(&format!("<MessageTag>{}</MessageTag>", xml_escape(&tag)));
             }
             MnsResource::Queue => {
@@ -211,7 +235,9 @@ impl MnsSink {
                     Severity::Warning => 4,
                     Severity::Info => 8,
                 };
-                xml.push_str(&format!("<DelaySeconds>0</DelaySeconds><Priority>{priority}</Priority>"));
+                xml.push_str(&format!(
+                    "<DelaySeconds>0</DelaySeconds><Priority>{priority}</Priority>"
+                ));
             }
         }
         xml.push_str("</Message>");
@@ -232,34 +258,56 @@ impl MnsSink {
     }
 
     async fn send_once(&self, body: Bytes) -> Result<(), SinkError> {
-        let err = |transient: bool, message: String| SinkError { target: self.name.clone(), transient, message };
+        let err = |transient: bool, message: String| SinkError {
+            target: self.name.clone(),
+            transient,
+            message,
+        };
         let creds = self.credentials.get().ok_or_else(|| {
             err(false, "no Alibaba Cloud credentials (set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, or run on Function Compute with a role)".into())
         })?;
         let path = self.path();
-        let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        let signature =
-            sign(&creds.access_key_secret, "POST", "", CONTENT_TYPE, &date, &[("x-mns-version", MNS_VERSION)], &path);
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let signature = sign(
+            &creds.access_key_secret,
+            "POST",
+            "",
+            CONTENT_TYPE,
+            &date,
+            &[("x-mns-version", MNS_VERSION)],
+            &path,
+        );
         let mut req = http::Request::post(format!("{}{path}", self.endpoint))
             .header("content-type", CONTENT_TYPE)
             .header("content-length", body.len())
             .header("date", &date)
             .header("x-mns-version", MNS_VERSION)
-            .header("authorization", format!("MNS {}:{signature}", creds.access_key_id));
+            .header(
+                "authorization",
+                format!("MNS {}:{signature}", creds.access_key_id),
+            );
         if let Some(token) = &creds.security_token {
             req = req.header("security-token", token);
         }
-        let req = req.body(Full::new(body)).map_err(|e| err(false, format!("cannot build the request: {e}")))?;
-        let resp = tokio::time::timeout(std::time::Duration::from_secs(10), self.client.request(req))
-            .await
-            .map_err(|_| err(true, "no response within 10 s".into()))?
-            .map_err(|e| err(true, format!("request failed: {e}")))?;
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| err(false, format!("cannot build the request: {e}")))?;
+        let resp =
+            tokio::time::timeout(std::time::Duration::from_secs(10), self.client.request(req))
+                .await
+                .map_err(|_| err(true, "no response within 10 s".into()))?
+                .map_err(|e| err(true, format!("request failed: {e}")))?;
         let status = resp.status();
-        let bytes = tokio::time::timeout(std::time::Duration::from_secs(10), resp.into_body().collect())
-            .await
-            .map_err(|_| err(true, "response body timed out".into()))?
-            .map_err(|e| err(true, format!("reading the response failed: {e}")))?
-            .to_bytes();
+        let bytes = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            resp.into_body().collect(),
+        )
+        .await
+        .map_err(|_| err(true, "response body timed out".into()))?
+        .map_err(|e| err(true, format!("reading the response failed: {e}")))?
+        .to_bytes();
         if status.is_success() {
             return Ok(());
         }
@@ -299,8 +347,28 @@ mod tests {
 
     #[test]
     fn canonical_headers_are_lowercased_sorted_and_only_x_mns() {
-        let a = sign("k", "POST", "", "text/xml", "d", &[("X-MNS-Version", "2015-06-06"), ("x-mns-a", " 1 "), ("host", "h")], "/r");
-        let b = sign("k", "POST", "", "text/xml", "d", &[("x-mns-a", "1"), ("x-mns-version", "2015-06-06")], "/r");
+        let a = sign(
+            "k",
+            "POST",
+            "",
+            "text/xml",
+            "d",
+            &[
+                ("X-MNS-Version", "2015-06-06"),
+                ("x-mns-a", " 1 "),
+                ("host", "h"),
+            ],
+            "/r",
+        );
+        let b = sign(
+            "k",
+            "POST",
+            "",
+            "text/xml",
+            "d",
+            &[("x-mns-a", "1"), ("x-mns-version", "2015-06-06")],
+            "/r",
+        );
         assert_eq!(a, b);
     }
 
@@ -315,7 +383,11 @@ mod tests {
 
     #[test]
     fn credentials_debug_is_redacted() {
-        let c = AlibabaCredentials { access_key_id: "LTAIid".into(), access_key_secret: "s3cr3t".into(), security_token: Some("tok".into()) };
+        let c = AlibabaCredentials {
+            access_key_id: "LTAIid".into(),
+            access_key_secret: "s3cr3t".into(),
+            security_token: Some("tok".into()),
+        };
         let d = format!("{c:?}");
         assert!(d.contains("LTAIid") && !d.contains("s3cr3t") && !d.contains("tok\""));
     }

@@ -17,7 +17,9 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// The delay before attempt `n + 1` (n >= 1): base * 2^(n-1), capped, with up to 50% jitter.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self.base.saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
+        let exp = self
+            .base
+            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
         let capped = exp.min(self.max_delay);
         let jitter = capped.mul_f64(jitter_fraction() * 0.5);
         capped.saturating_sub(jitter)
@@ -66,11 +68,19 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn policy() -> RetryPolicy {
-        RetryPolicy { max_attempts: 3, base: Duration::from_millis(1), max_delay: Duration::from_millis(5) }
+        RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        }
     }
 
     fn fail(transient: bool) -> SinkError {
-        SinkError { target: "t".into(), transient, message: "boom".into() }
+        SinkError {
+            target: "t".into(),
+            transient,
+            message: "boom".into(),
+        }
     }
 
     #[tokio::test]
@@ -92,20 +102,38 @@ mod tests {
     #[tokio::test]
     async fn gives_up_after_max_attempts_and_never_retries_permanent() {
         let calls = AtomicU32::new(0);
-        let r: Result<(), _> = policy().run(|_| async { calls.fetch_add(1, Ordering::SeqCst); Err(fail(true)) }).await;
+        let r: Result<(), _> = policy()
+            .run(|_| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(fail(true))
+            })
+            .await;
         assert!(r.unwrap_err().message.contains("gave up after 3 attempts"));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let calls = AtomicU32::new(0);
-        let r: Result<(), _> = policy().run(|_| async { calls.fetch_add(1, Ordering::SeqCst); Err(fail(false)) }).await;
+        let r: Result<(), _> = policy()
+            .run(|_| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(fail(false))
+            })
+            .await;
         assert!(!r.unwrap_err().transient);
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]
     fn delays_grow_and_are_capped() {
-        let p = RetryPolicy { max_attempts: 5, base: Duration::from_millis(100), max_delay: Duration::from_millis(300) };
-        assert!(p.delay(1) <= Duration::from_millis(100) && p.delay(1) >= Duration::from_millis(50));
-        assert!(p.delay(2) <= Duration::from_millis(200) && p.delay(2) >= Duration::from_millis(100));
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(100),
+            max_delay: Duration::from_millis(300),
+        };
+        assert!(
+            p.delay(1) <= Duration::from_millis(100) && p.delay(1) >= Duration::from_millis(50)
+        );
+        assert!(
+            p.delay(2) <= Duration::from_millis(200) && p.delay(2) >= Duration::from_millis(100)
+        );
         assert!(p.delay(9) <= Duration::from_millis(300));
     }
 }

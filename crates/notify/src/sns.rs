@@ -6,7 +6,7 @@ use kms_alerts_core::Alert;
 
 use crate::aws_error::sink_error;
 use crate::error::SinkError;
-use crate::message::{typed_attributes, fifo_ids, sns_message, sns_subject};
+use crate::message::{fifo_ids, sns_message, sns_subject, typed_attributes};
 
 /// Publishes to one topic with `MessageStructure=json`: email gets text, SQS/Lambda/HTTP(S)
 /// subscribers get the JSON alert. FIFO topics get group and deduplication ids.
@@ -20,7 +20,11 @@ pub struct SnsSink {
 impl SnsSink {
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
         let topic_arn = topic_arn.into();
-        SnsSink { client, name: format!("sns:{topic_arn}"), topic_arn }
+        SnsSink {
+            client,
+            name: format!("sns:{topic_arn}"),
+            topic_arn,
+        }
     }
 
     fn is_fifo(&self) -> bool {
@@ -36,7 +40,10 @@ impl SnsSink {
             .message_structure("json")
             .message(sns_message(alert));
         let attrs = typed_attributes(alert, &self.name, |v| {
-            MessageAttributeValue::builder().data_type("String").string_value(v).build()
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
         })?;
         for (name, attr) in attrs {
             req = req.message_attributes(name, attr);
@@ -45,6 +52,9 @@ impl SnsSink {
             let (group, dedup) = fifo_ids(alert);
             req = req.message_group_id(group).message_deduplication_id(dedup);
         }
-        req.send().await.map(|_| ()).map_err(|e| sink_error(&self.name, e))
+        req.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sink_error(&self.name, e))
     }
 }

@@ -6,7 +6,7 @@ use kms_alerts_core::Alert;
 
 use crate::aws_error::sink_error;
 use crate::error::SinkError;
-use crate::message::{typed_attributes, fifo_ids, sqs_body};
+use crate::message::{fifo_ids, sqs_body, typed_attributes};
 
 /// Sends the JSON alert to one queue, with the same attributes as SNS; FIFO queues get group
 /// and deduplication ids.
@@ -20,13 +20,24 @@ pub struct SqsSink {
 impl SqsSink {
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
         let queue_url = queue_url.into();
-        SqsSink { client, name: format!("sqs:{queue_url}"), queue_url }
+        SqsSink {
+            client,
+            name: format!("sqs:{queue_url}"),
+            queue_url,
+        }
     }
 
     pub async fn send(&self, alert: &Alert) -> Result<(), SinkError> {
-        let mut req = self.client.send_message().queue_url(&self.queue_url).message_body(sqs_body(alert));
+        let mut req = self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(sqs_body(alert));
         let attrs = typed_attributes(alert, &self.name, |v| {
-            MessageAttributeValue::builder().data_type("String").string_value(v).build()
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
         })?;
         for (name, attr) in attrs {
             req = req.message_attributes(name, attr);
@@ -35,6 +46,9 @@ impl SqsSink {
             let (group, dedup) = fifo_ids(alert);
             req = req.message_group_id(group).message_deduplication_id(dedup);
         }
-        req.send().await.map(|_| ()).map_err(|e| sink_error(&self.name, e))
+        req.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sink_error(&self.name, e))
     }
 }

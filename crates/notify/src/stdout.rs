@@ -22,6 +22,10 @@ impl StdoutSink {
         let mut lock = stdout.lock();
         lock.write_all(s.as_bytes())
             .and_then(|_| lock.flush())
-            .map_err(|e| SinkError { target: "stdout".into(), transient: false, message: e.to_string() })
+            .map_err(|e| SinkError {
+                target: "stdout".into(),
+                transient: false,
+                message: e.to_string(),
+            })
     }
 }

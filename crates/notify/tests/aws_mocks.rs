@@ -11,15 +11,25 @@ use kms_alerts_notify::{Notifier, Settings, Sink, SnsSink, SqsSink, Target};
 
 fn alert(file: &str) -> Alert {
     let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
-    parse(&std::fs::read(path).unwrap()).unwrap().remove(0).result.unwrap()
+    parse(&std::fs::read(path).unwrap())
+        .unwrap()
+        .remove(0)
+        .result
+        .unwrap()
 }
 
 fn fast_retries() -> RetryConfig {
-    RetryConfig::standard().with_max_attempts(3).with_initial_backoff(std::time::Duration::from_millis(1))
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(std::time::Duration::from_millis(1))
 }
 
 fn target(name: &str, sink: Sink, min: Severity) -> Target {
-    Target { name: name.into(), min_severity: min, sink }
+    Target {
+        name: name.into(),
+        min_severity: min,
+        sink,
+    }
 }
 
 #[tokio::test]
@@ -28,14 +38,16 @@ async fn sns_publish_has_subject_structure_attributes_and_fifo_ids() {
         .match_requests(|r| {
             let attrs = r.message_attributes().unwrap();
             r.topic_arn() == Some("arn:aws:sns:us-east-1:111122223333:alerts.fifo")
-                && r.subject() == Some("[WARNING] KMS key deleted: 1234abcd-12ab-34cd-56ef-1234567890ab")
+                && r.subject()
+                    == Some("[WARNING] KMS key deleted: 1234abcd-12ab-34cd-56ef-1234567890ab")
                 && r.message_structure() == Some("json")
                 && attrs["severity"].string_value() == Some("warning")
                 && attrs["kind"].string_value() == Some("key_deleted")
                 && attrs["cloud"].string_value() == Some("aws")
                 && attrs["region"].string_value() == Some("us-west-2")
                 && attrs["account"].string_value() == Some("111122223333")
-                && r.message_group_id().is_some_and(|g| g.starts_with("aws:key_deleted:"))
+                && r.message_group_id()
+                    .is_some_and(|g| g.starts_with("aws:key_deleted:"))
                 && r.message_deduplication_id() == r.message_group_id()
                 && serde_json::from_str::<serde_json::Value>(r.message().unwrap()).unwrap()["email"]
                     .as_str()
@@ -45,7 +57,9 @@ async fn sns_publish_has_subject_structure_attributes_and_fifo_ids() {
         .then_output(|| PublishOutput::builder().message_id("m-1").build());
     let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule]);
     let sink = SnsSink::new(client, "arn:aws:sns:us-east-1:111122223333:alerts.fifo");
-    sink.send(&alert("aws/kms-cmk-deletion.json")).await.unwrap();
+    sink.send(&alert("aws/kms-cmk-deletion.json"))
+        .await
+        .unwrap();
     assert_eq!(rule.num_calls(), 1);
 }
 
@@ -57,37 +71,68 @@ async fn sns_transient_errors_are_retried_then_succeed() {
         .times(2)
         .output(|| PublishOutput::builder().message_id("m-2").build())
         .build();
-    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], |b| b.retry_config(fast_retries()));
+    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], |b| b
+        .retry_config(fast_retries()));
     let sink = SnsSink::new(client, "arn:aws:sns:us-east-1:111122223333:alerts");
-    sink.send(&alert("aws/kms-cmk-rotation.json")).await.unwrap();
+    sink.send(&alert("aws/kms-cmk-rotation.json"))
+        .await
+        .unwrap();
     assert_eq!(rule.num_calls(), 3);
 }
 
 #[tokio::test]
 async fn sns_gives_up_after_bounded_retries_and_fails_the_publish() {
-    let rule = mock!(aws_sdk_sns::Client::publish).sequence().http_status(500, None).times(5).build();
-    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], |b| b.retry_config(fast_retries()));
+    let rule = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(500, None)
+        .times(5)
+        .build();
+    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], |b| b
+        .retry_config(fast_retries()));
     let notifier = Notifier::with_targets(
-        vec![target("sns:t", Sink::Sns(SnsSink::new(client, "arn:aws:sns:us-east-1:1:t")), Severity::Info)],
+        vec![target(
+            "sns:t",
+            Sink::Sns(SnsSink::new(client, "arn:aws:sns:us-east-1:1:t")),
+            Severity::Info,
+        )],
         &Settings::default(),
     );
-    let err = notifier.publish(&alert("aws/kms-cmk-rotation.json")).await.unwrap_err();
+    let err = notifier
+        .publish(&alert("aws/kms-cmk-rotation.json"))
+        .await
+        .unwrap_err();
     assert_eq!(rule.num_calls(), 3, "max_attempts bounds the retries");
     assert_eq!(err.failures.len(), 1);
     assert!(err.failures[0].transient);
-    assert!(err.to_string().contains("was not published to 1 target(s)"), "{err}");
+    assert!(
+        err.to_string().contains("was not published to 1 target(s)"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn sns_permanent_error_is_not_retried() {
-    let rule = mock!(aws_sdk_sns::Client::publish)
-        .then_error(|| PublishError::NotFoundException(NotFoundException::builder().message("Topic does not exist").build()));
-    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], |b| b.retry_config(fast_retries()));
+    let rule = mock!(aws_sdk_sns::Client::publish).then_error(|| {
+        PublishError::NotFoundException(
+            NotFoundException::builder()
+                .message("Topic does not exist")
+                .build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], |b| b
+        .retry_config(fast_retries()));
     let sink = SnsSink::new(client, "arn:aws:sns:us-east-1:1:missing");
-    let err = sink.send(&alert("aws/kms-cmk-rotation.json")).await.unwrap_err();
+    let err = sink
+        .send(&alert("aws/kms-cmk-rotation.json"))
+        .await
+        .unwrap_err();
     assert_eq!(rule.num_calls(), 1);
     assert!(!err.transient);
-    assert!(err.message.contains("Topic does not exist"), "{}", err.message);
+    assert!(
+        err.message.contains("Topic does not exist"),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test]
@@ -105,30 +150,60 @@ async fn sqs_send_has_json_body_attributes_and_fifo_ids() {
         })
         .then_output(|| SendMessageOutput::builder().message_id("q-1").build());
     let client = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&rule]);
-    let sink = SqsSink::new(client, "https://sqs.us-east-1.amazonaws.com/111122223333/audit.fifo");
-    sink.send(&alert("alibaba/secret-rotation-failure.json")).await.unwrap();
+    let sink = SqsSink::new(
+        client,
+        "https://sqs.us-east-1.amazonaws.com/111122223333/audit.fifo",
+    );
+    sink.send(&alert("alibaba/secret-rotation-failure.json"))
+        .await
+        .unwrap();
     assert_eq!(rule.num_calls(), 1);
 }
 
 #[tokio::test]
 async fn min_severity_and_dedup_decide_which_targets_are_sent_to() {
-    let pager = mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
-    let audit = mock!(aws_sdk_sqs::Client::send_message).then_output(|| SendMessageOutput::builder().build());
+    let pager =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+    let audit = mock!(aws_sdk_sqs::Client::send_message)
+        .then_output(|| SendMessageOutput::builder().build());
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&pager]);
     let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&audit]);
     let notifier = Notifier::with_targets(
         vec![
-            target("pager", Sink::Sns(SnsSink::new(sns, "arn:aws:sns:us-east-1:1:pager")), Severity::Critical),
-            target("audit", Sink::Sqs(SqsSink::new(sqs, "https://sqs.us-east-1.amazonaws.com/1/audit")), Severity::Info),
+            target(
+                "pager",
+                Sink::Sns(SnsSink::new(sns, "arn:aws:sns:us-east-1:1:pager")),
+                Severity::Critical,
+            ),
+            target(
+                "audit",
+                Sink::Sqs(SqsSink::new(
+                    sqs,
+                    "https://sqs.us-east-1.amazonaws.com/1/audit",
+                )),
+                Severity::Info,
+            ),
         ],
         &Settings::default(),
     );
-    let info = notifier.publish(&alert("aws/kms-cmk-rotation.json")).await.unwrap();
-    assert_eq!((info.sent, info.filtered), (vec!["audit".to_string()], vec!["pager".to_string()]));
-    let crit = notifier.publish(&alert("aws/kms-imported-key-material-expiration.json")).await.unwrap();
+    let info = notifier
+        .publish(&alert("aws/kms-cmk-rotation.json"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (info.sent, info.filtered),
+        (vec!["audit".to_string()], vec!["pager".to_string()])
+    );
+    let crit = notifier
+        .publish(&alert("aws/kms-imported-key-material-expiration.json"))
+        .await
+        .unwrap();
     assert_eq!(crit.sent.len(), 2);
     // The same event again within the TTL: nothing is sent twice.
-    let again = notifier.publish(&alert("aws/kms-imported-key-material-expiration.json")).await.unwrap();
+    let again = notifier
+        .publish(&alert("aws/kms-imported-key-material-expiration.json"))
+        .await
+        .unwrap();
     assert!(again.sent.is_empty());
     assert_eq!(again.duplicate.len(), 2);
     assert_eq!(pager.num_calls(), 1);
@@ -137,18 +212,32 @@ async fn min_severity_and_dedup_decide_which_targets_are_sent_to() {
 
 #[tokio::test]
 async fn partial_failure_fails_the_publish_and_the_retry_reaches_only_the_failed_target() {
-    let ok = mock!(aws_sdk_sqs::Client::send_message).then_output(|| SendMessageOutput::builder().build());
+    let ok = mock!(aws_sdk_sqs::Client::send_message)
+        .then_output(|| SendMessageOutput::builder().build());
     let flaky = mock!(aws_sdk_sns::Client::publish)
         .sequence()
-        .error(|| PublishError::NotFoundException(NotFoundException::builder().message("gone").build()))
+        .error(|| {
+            PublishError::NotFoundException(NotFoundException::builder().message("gone").build())
+        })
         .output(|| PublishOutput::builder().build())
         .build();
     let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&ok]);
     let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&flaky]);
     let notifier = Notifier::with_targets(
         vec![
-            target("audit", Sink::Sqs(SqsSink::new(sqs, "https://sqs.us-east-1.amazonaws.com/1/audit")), Severity::Info),
-            target("pager", Sink::Sns(SnsSink::new(sns, "arn:aws:sns:us-east-1:1:pager")), Severity::Info),
+            target(
+                "audit",
+                Sink::Sqs(SqsSink::new(
+                    sqs,
+                    "https://sqs.us-east-1.amazonaws.com/1/audit",
+                )),
+                Severity::Info,
+            ),
+            target(
+                "pager",
+                Sink::Sns(SnsSink::new(sns, "arn:aws:sns:us-east-1:1:pager")),
+                Severity::Info,
+            ),
         ],
         &Settings::default(),
     );
@@ -157,6 +246,9 @@ async fn partial_failure_fails_the_publish_and_the_retry_reaches_only_the_failed
     assert_eq!(err.sent, ["audit"]);
     assert_eq!(err.failures[0].target, "sns:arn:aws:sns:us-east-1:1:pager");
     let retry = notifier.publish(&a).await.unwrap();
-    assert_eq!((retry.sent, retry.duplicate), (vec!["pager".to_string()], vec!["audit".to_string()]));
+    assert_eq!(
+        (retry.sent, retry.duplicate),
+        (vec!["pager".to_string()], vec!["audit".to_string()])
+    );
     assert_eq!(ok.num_calls(), 1);
 }

@@ -9,29 +9,60 @@ const SECRET: &str = "FAKEaliyunSECRETdoNotLog987654";
 
 fn alert(file: &str) -> Alert {
     let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
-    parse(&std::fs::read(path).unwrap()).unwrap().remove(0).result.unwrap()
+    parse(&std::fs::read(path).unwrap())
+        .unwrap()
+        .remove(0)
+        .result
+        .unwrap()
 }
 
 fn creds(token: Option<&str>) -> CredentialSource {
     let c = CredentialSource::default();
-    c.set(AlibabaCredentials { access_key_id: "LTAI5tFAKEid".into(), access_key_secret: SECRET.into(), security_token: token.map(str::to_string) });
+    c.set(AlibabaCredentials {
+        access_key_id: "LTAI5tFAKEid".into(),
+        access_key_secret: SECRET.into(),
+        security_token: token.map(str::to_string),
+    });
     c
 }
 
 fn sink(server: &MnsServer, resource: MnsResource, name: &str, creds: CredentialSource) -> MnsSink {
-    let retry = RetryPolicy { max_attempts: 3, base: std::time::Duration::from_millis(5), max_delay: std::time::Duration::from_millis(20) };
-    MnsSink::new(&server.endpoint(), resource, name, None, Format::Json, creds, retry).unwrap()
+    let retry = RetryPolicy {
+        max_attempts: 3,
+        base: std::time::Duration::from_millis(5),
+        max_delay: std::time::Duration::from_millis(20),
+    };
+    MnsSink::new(
+        &server.endpoint(),
+        resource,
+        name,
+        None,
+        Format::Json,
+        creds,
+        retry,
+    )
+    .unwrap()
 }
 
 #[tokio::test]
 async fn topic_publish_is_signed_tagged_and_base64() {
     let server = MnsServer::start(SECRET, 0);
-    let s = sink(&server, MnsResource::Topic, "kms-alerts", creds(Some("FAKEstsTOKEN")));
-    s.send(&alert("alibaba/secret-rotation-failure.json")).await.unwrap();
+    let s = sink(
+        &server,
+        MnsResource::Topic,
+        "kms-alerts",
+        creds(Some("FAKEstsTOKEN")),
+    );
+    s.send(&alert("alibaba/secret-rotation-failure.json"))
+        .await
+        .unwrap();
     assert!(server.rejected().is_empty(), "{:?}", server.rejected());
     let got = server.received();
     assert_eq!(got.len(), 1);
-    assert_eq!((got[0].kind.as_str(), got[0].name.as_str()), ("topics", "kms-alerts"));
+    assert_eq!(
+        (got[0].kind.as_str(), got[0].name.as_str()),
+        ("topics", "kms-alerts")
+    );
     assert_eq!(got[0].tag.as_deref(), Some("critical"));
     assert_eq!(got[0].security_token.as_deref(), Some("FAKEstsTOKEN"));
     assert_eq!(got[0].access_key_id, "LTAI5tFAKEid");
@@ -43,11 +74,22 @@ async fn topic_publish_is_signed_tagged_and_base64() {
 async fn queue_send_sets_priority_from_severity() {
     let server = MnsServer::start(SECRET, 0);
     let s = sink(&server, MnsResource::Queue, "kms-audit", creds(None));
-    s.send(&alert("alibaba/key-sync-success.json")).await.unwrap();
-    s.send(&alert("alibaba/key-sync-failure.json")).await.unwrap();
+    s.send(&alert("alibaba/key-sync-success.json"))
+        .await
+        .unwrap();
+    s.send(&alert("alibaba/key-sync-failure.json"))
+        .await
+        .unwrap();
     let got = server.received();
-    assert_eq!(got.iter().map(|r| r.priority.clone().unwrap()).collect::<Vec<_>>(), ["8", "1"]);
-    assert!(got.iter().all(|r| r.security_token.is_none() && r.tag.is_none()));
+    assert_eq!(
+        got.iter()
+            .map(|r| r.priority.clone().unwrap())
+            .collect::<Vec<_>>(),
+        ["8", "1"]
+    );
+    assert!(got
+        .iter()
+        .all(|r| r.security_token.is_none() && r.tag.is_none()));
 }
 
 #[tokio::test]
@@ -63,9 +105,16 @@ async fn internal_errors_are_retried_then_delivered_once() {
 async fn retries_are_bounded() {
     let server = MnsServer::start(SECRET, 10);
     let s = sink(&server, MnsResource::Topic, "flaky-topic", creds(None));
-    let err = s.send(&alert("alibaba/qps-reminder.json")).await.unwrap_err();
+    let err = s
+        .send(&alert("alibaba/qps-reminder.json"))
+        .await
+        .unwrap_err();
     assert!(err.transient);
-    assert!(err.message.contains("InternalError") && err.message.contains("gave up after 3 attempts"), "{}", err.message);
+    assert!(
+        err.message.contains("InternalError") && err.message.contains("gave up after 3 attempts"),
+        "{}",
+        err.message
+    );
     assert_eq!(server.requests(), 3);
 }
 
@@ -77,15 +126,31 @@ async fn permanent_errors_are_surfaced_and_not_retried() {
         .await
         .unwrap_err();
     assert!(!err.transient);
-    assert!(err.message.contains("TopicNotExist") && err.message.contains("RequestId 5C7B4E2A3F1D6E0B8A9C0D1E"), "{}", err.message);
+    assert!(
+        err.message.contains("TopicNotExist")
+            && err.message.contains("RequestId 5C7B4E2A3F1D6E0B8A9C0D1E"),
+        "{}",
+        err.message
+    );
     assert_eq!(server.requests(), 1);
 
     // A wrong secret: SignatureDoesNotMatch, permanent, and the secret is not in the message.
     let wrong = CredentialSource::default();
-    wrong.set(AlibabaCredentials { access_key_id: "LTAI5tFAKEid".into(), access_key_secret: "FAKEwrongSECRET".into(), security_token: None });
-    let err = sink(&server, MnsResource::Queue, "q", wrong).send(&alert("alibaba/qps-reminder.json")).await.unwrap_err();
+    wrong.set(AlibabaCredentials {
+        access_key_id: "LTAI5tFAKEid".into(),
+        access_key_secret: "FAKEwrongSECRET".into(),
+        security_token: None,
+    });
+    let err = sink(&server, MnsResource::Queue, "q", wrong)
+        .send(&alert("alibaba/qps-reminder.json"))
+        .await
+        .unwrap_err();
     assert!(!err.transient);
-    assert!(err.message.contains("SignatureDoesNotMatch"), "{}", err.message);
+    assert!(
+        err.message.contains("SignatureDoesNotMatch"),
+        "{}",
+        err.message
+    );
     assert!(!err.to_string().contains("FAKEwrongSECRET"));
     assert_eq!(server.requests(), 2);
 }
@@ -93,16 +158,48 @@ async fn permanent_errors_are_surfaced_and_not_retried() {
 #[tokio::test]
 async fn missing_credentials_fail_clearly() {
     let server = MnsServer::start(SECRET, 0);
-    let err = sink(&server, MnsResource::Topic, "t", CredentialSource::default()).send(&alert("alibaba/qps-reminder.json")).await.unwrap_err();
-    assert!(err.message.contains("no Alibaba Cloud credentials"), "{}", err.message);
+    let err = sink(
+        &server,
+        MnsResource::Topic,
+        "t",
+        CredentialSource::default(),
+    )
+    .send(&alert("alibaba/qps-reminder.json"))
+    .await
+    .unwrap_err();
+    assert!(
+        err.message.contains("no Alibaba Cloud credentials"),
+        "{}",
+        err.message
+    );
     assert_eq!(server.requests(), 0);
 }
 
 #[tokio::test]
 async fn unreachable_endpoint_is_transient_and_bounded() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let retry = RetryPolicy { max_attempts: 2, base: std::time::Duration::from_millis(5), max_delay: std::time::Duration::from_millis(10) };
-    let s = MnsSink::new(&format!("http://127.0.0.1:{port}"), MnsResource::Topic, "t", None, Format::Json, creds(None), retry).unwrap();
-    let err = s.send(&alert("alibaba/qps-reminder.json")).await.unwrap_err();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let retry = RetryPolicy {
+        max_attempts: 2,
+        base: std::time::Duration::from_millis(5),
+        max_delay: std::time::Duration::from_millis(10),
+    };
+    let s = MnsSink::new(
+        &format!("http://127.0.0.1:{port}"),
+        MnsResource::Topic,
+        "t",
+        None,
+        Format::Json,
+        creds(None),
+        retry,
+    )
+    .unwrap();
+    let err = s
+        .send(&alert("alibaba/qps-reminder.json"))
+        .await
+        .unwrap_err();
     assert!(err.transient, "{err}");
 }

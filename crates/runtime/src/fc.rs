@@ -41,7 +41,11 @@ pub fn listen_port() -> u16 {
 }
 
 fn max_body() -> usize {
-    std::env::var("KMS_ALERTS_MAX_BODY_BYTES").ok().and_then(|v| v.trim().parse().ok()).filter(|n| *n > 0).unwrap_or(DEFAULT_MAX_BODY)
+    std::env::var("KMS_ALERTS_MAX_BODY_BYTES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_MAX_BODY)
 }
 
 pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
@@ -52,7 +56,11 @@ pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
 }
 
 /// Serves until the process ends; one failed connection never stops the server.
-pub async fn serve(listener: TcpListener, handler: Arc<Handler>, max_body: usize) -> Result<(), lambda_runtime::Error> {
+pub async fn serve(
+    listener: TcpListener,
+    handler: Arc<Handler>,
+    max_body: usize,
+) -> Result<(), lambda_runtime::Error> {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
@@ -65,14 +73,22 @@ pub async fn serve(listener: TcpListener, handler: Arc<Handler>, max_body: usize
         let handler = handler.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| route(handler.clone(), req, max_body));
-            if let Err(e) = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), svc).await {
+            if let Err(e) = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc)
+                .await
+            {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
         });
     }
 }
 
-async fn route(handler: Arc<Handler>, req: Request<Incoming>, max_body: usize) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn route(
+    handler: Arc<Handler>,
+    req: Request<Incoming>,
+    max_body: usize,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let resp = match (req.method(), req.uri().path()) {
         // `/alarm` is where an HTTP trigger delivers CloudMonitor alarm callbacks.
         (&Method::POST, "/invoke" | "/alarm") => invoke(&handler, req, max_body).await,
@@ -89,25 +105,44 @@ fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     r
 }
 
-fn json_response(status: StatusCode, body: serde_json::Value, function_error: bool) -> Response<Full<Bytes>> {
+fn json_response(
+    status: StatusCode,
+    body: serde_json::Value,
+    function_error: bool,
+) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = status;
-    r.headers_mut().insert("content-type", http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
     if function_error {
-        r.headers_mut().insert("x-fc-status", http::HeaderValue::from_static("404"));
+        r.headers_mut()
+            .insert("x-fc-status", http::HeaderValue::from_static("404"));
     }
     r
 }
 
 fn function_error(error_type: &str, message: String) -> Response<Full<Bytes>> {
-    json_response(StatusCode::NOT_FOUND, json!({"errorType": error_type, "errorMessage": message}), true)
+    json_response(
+        StatusCode::NOT_FOUND,
+        json!({"errorType": error_type, "errorMessage": message}),
+        true,
+    )
 }
 
 /// Refuses a body over the limit (declared or streamed).
-async fn too_large(body: &mut Incoming, request_id: &str, max_body: usize) -> Response<Full<Bytes>> {
+async fn too_large(
+    body: &mut Incoming,
+    request_id: &str,
+    max_body: usize,
+) -> Response<Full<Bytes>> {
     tracing::error!(request_id, limit = max_body, "request body over the limit");
     discard(body, max_body).await;
-    function_error("PayloadTooLarge", format!("request {request_id}: body is over the {max_body}-byte limit"))
+    function_error(
+        "PayloadTooLarge",
+        format!("request {request_id}: body is over the {max_body}-byte limit"),
+    )
 }
 
 /// Reads and drops up to `max_body` more bytes of a refused body, so the client (which is
@@ -124,7 +159,12 @@ async fn discard(body: &mut Incoming, max_body: usize) {
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
 }
 
 fn credentials(headers: &HeaderMap) -> Option<AlibabaCredentials> {
@@ -135,15 +175,25 @@ fn credentials(headers: &HeaderMap) -> Option<AlibabaCredentials> {
     })
 }
 
-async fn invoke(handler: &Handler, req: Request<Incoming>, max_body: usize) -> Response<Full<Bytes>> {
-    let request_id = header(req.headers(), "x-fc-request-id").unwrap_or_else(|| "unknown".to_string());
+async fn invoke(
+    handler: &Handler,
+    req: Request<Incoming>,
+    max_body: usize,
+) -> Response<Full<Bytes>> {
+    let request_id =
+        header(req.headers(), "x-fc-request-id").unwrap_or_else(|| "unknown".to_string());
     println!("FC Invoke Start RequestId: {request_id}");
     let resp = invoke_inner(handler, req, max_body, &request_id).await;
     println!("FC Invoke End RequestId: {request_id}");
     resp
 }
 
-async fn invoke_inner(handler: &Handler, req: Request<Incoming>, max_body: usize, request_id: &str) -> Response<Full<Bytes>> {
+async fn invoke_inner(
+    handler: &Handler,
+    req: Request<Incoming>,
+    max_body: usize,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
     if let Some(creds) = credentials(req.headers()) {
         handler.notifier().alibaba_credentials().set(creds);
     }
@@ -166,7 +216,10 @@ async fn invoke_inner(handler: &Handler, req: Request<Incoming>, max_body: usize
             }
             Some(Err(e)) => {
                 tracing::error!(request_id, error = %e, "cannot read the request body");
-                return function_error("BadRequest", format!("request {request_id}: cannot read the body: {e}"));
+                return function_error(
+                    "BadRequest",
+                    format!("request {request_id}: cannot read the body: {e}"),
+                );
             }
         }
     }
@@ -176,7 +229,11 @@ async fn invoke_inner(handler: &Handler, req: Request<Incoming>, max_body: usize
             tracing::error!(request_id, error = %e, "invalid event");
             function_error("InvalidEvent", e.to_string())
         }
-        Ok(outcome) if outcome.ok() => json_response(StatusCode::OK, serde_json::to_value(&outcome).unwrap_or_default(), false),
+        Ok(outcome) if outcome.ok() => json_response(
+            StatusCode::OK,
+            serde_json::to_value(&outcome).unwrap_or_default(),
+            false,
+        ),
         Ok(outcome) => json_response(
             StatusCode::NOT_FOUND,
             json!({"errorType": "PublishFailed", "errorMessage": outcome.errors().join("; "), "outcome": outcome}),

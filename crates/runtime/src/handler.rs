@@ -59,7 +59,10 @@ impl Outcome {
 
 impl Handler {
     pub async fn from_env(family: Family) -> Result<Handler, ConfigError> {
-        Ok(Handler { family, notifier: Notifier::from_env().await? })
+        Ok(Handler {
+            family,
+            notifier: Notifier::from_env().await?,
+        })
     }
 
     pub fn new(family: Family, notifier: Notifier) -> Handler {
@@ -86,7 +89,12 @@ impl Handler {
     }
 
     async fn handle_records(&self, records: Vec<Record>, request_id: &str) -> Outcome {
-        let alerts = futures_util::future::join_all(records.into_iter().map(|r| self.handle_record(r, request_id))).await;
+        let alerts = futures_util::future::join_all(
+            records
+                .into_iter()
+                .map(|r| self.handle_record(r, request_id)),
+        )
+        .await;
         Outcome { alerts }
     }
 
@@ -123,7 +131,11 @@ impl Handler {
             );
         }
         match self.notifier.publish(&alert).await {
-            Ok(Delivery { sent, duplicate, filtered }) => {
+            Ok(Delivery {
+                sent,
+                duplicate,
+                filtered,
+            }) => {
                 tracing::info!(
                     request_id,
                     kind = alert.kind.as_str(),

@@ -28,9 +28,16 @@ pub fn fill_missing_env() {
 
 /// True for the SQS event shape: `{"Records": [{"eventSource": "aws:sqs", ...}]}`.
 pub fn is_sqs_batch(event: &Value) -> bool {
-    event.get("Records").and_then(Value::as_array).is_some_and(|rs| {
-        !rs.is_empty() && rs.iter().all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs") || r.get("messageId").is_some())
-    })
+    event
+        .get("Records")
+        .and_then(Value::as_array)
+        .is_some_and(|rs| {
+            !rs.is_empty()
+                && rs.iter().all(|r| {
+                    r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")
+                        || r.get("messageId").is_some()
+                })
+        })
 }
 
 /// Handles one invocation; `Err` makes it a failed invocation.
@@ -39,7 +46,11 @@ pub async fn invoke(handler: &Handler, event: Value, request_id: &str) -> Result
     let outcome = handler.handle_value(event, request_id).await;
     if sqs {
         let ids = outcome.failed_ids().ok_or_else(|| -> Error {
-            format!("a failed SQS record has no messageId; failing the whole batch: {}", outcome.errors().join("; ")).into()
+            format!(
+                "a failed SQS record has no messageId; failing the whole batch: {}",
+                outcome.errors().join("; ")
+            )
+            .into()
         })?;
         let mut resp = SqsBatchResponse::default();
         resp.batch_item_failures = ids

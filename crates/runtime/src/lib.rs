@@ -55,7 +55,11 @@ pub fn main(family: Family) -> ExitCode {
         lambda::fill_missing_env();
     }
     logging::init(platform);
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kms-alerts: cannot start the async runtime: {e}");

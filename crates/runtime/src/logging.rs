@@ -15,10 +15,23 @@ pub fn init(platform: Platform) {
         .unwrap_or_else(|_| "info".to_string())
         .to_ascii_lowercase();
     let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(false);
     let result = match (json, platform) {
-        (true, Platform::Local) => builder.json().flatten_event(true).with_current_span(true).with_writer(std::io::stderr).try_init(),
-        (true, _) => builder.json().flatten_event(true).with_current_span(true).without_time().try_init(),
+        (true, Platform::Local) => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_writer(std::io::stderr)
+            .try_init(),
+        (true, _) => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .without_time()
+            .try_init(),
         (false, Platform::Local) => builder.with_writer(std::io::stderr).try_init(),
         (false, _) => builder.without_time().try_init(),
     };

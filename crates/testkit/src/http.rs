@@ -20,7 +20,9 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 }
 
@@ -34,7 +36,11 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Response {
-        Response { status, headers: vec![], body: body.into() }
+        Response {
+            status,
+            headers: vec![],
+            body: body.into(),
+        }
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Response {
@@ -91,8 +97,12 @@ fn serve_connection(stream: TcpStream, handler: &dyn Fn(Request) -> Response) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
     let mut writer = stream;
     loop {
-        let Some(req) = read_request(&mut reader) else { return };
-        let close = req.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let Some(req) = read_request(&mut reader) else {
+            return;
+        };
+        let close = req
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let resp = handler(req);
         if write_response(&mut writer, &resp).is_err() || close {
             return;
@@ -119,14 +129,26 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
         let (k, v) = h.split_once(':')?;
         headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
     }
-    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; len];
     r.read_exact(&mut body).ok()?;
-    Some(Request { method, path, headers, body })
+    Some(Request {
+        method,
+        path,
+        headers,
+        body,
+    })
 }
 
 fn write_response(w: &mut TcpStream, resp: &Response) -> std::io::Result<()> {
-    let mut head = format!("HTTP/1.1 {} X\r\ncontent-length: {}\r\n", resp.status, resp.body.len());
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",
+        resp.status,
+        resp.body.len()
+    );
     for (k, v) in &resp.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -148,7 +170,10 @@ pub fn request(
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     s.set_nodelay(true)?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -159,7 +184,11 @@ pub fn request(
     let mut r = BufReader::new(s);
     let mut status_line = String::new();
     r.read_line(&mut status_line)?;
-    let status: u16 = status_line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let mut headers = HashMap::new();
     loop {
         let mut h = String::new();
@@ -173,7 +202,10 @@ pub fn request(
         }
     }
     let mut body = Vec::new();
-    match headers.get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    match headers
+        .get("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         Some(n) => {
             body.resize(n, 0);
             r.read_exact(&mut body)?;

@@ -49,8 +49,14 @@ impl RuntimeApi {
                             .header("content-type", "application/json")
                             .header("lambda-runtime-aws-request-id", &id)
                             .header("lambda-runtime-deadline-ms", &deadline.to_string())
-                            .header("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:kms-alerts")
-                            .header("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0");
+                            .header(
+                                "lambda-runtime-invoked-function-arn",
+                                "arn:aws:lambda:us-east-1:123456789012:function:kms-alerts",
+                            )
+                            .header(
+                                "lambda-runtime-trace-id",
+                                "Root=1-00000000-000000000000000000000000;Sampled=0",
+                            );
                     }
                     s = cv.wait(s).unwrap();
                 }
@@ -59,10 +65,16 @@ impl RuntimeApi {
             let body = String::from_utf8_lossy(&req.body).into_owned();
             match parts.as_slice() {
                 ["2018-06-01", "runtime", "invocation", id, "response"] => {
-                    lock.lock().unwrap().results.insert(id.to_string(), Ok(body));
+                    lock.lock()
+                        .unwrap()
+                        .results
+                        .insert(id.to_string(), Ok(body));
                 }
                 ["2018-06-01", "runtime", "invocation", id, "error"] => {
-                    lock.lock().unwrap().results.insert(id.to_string(), Err(body));
+                    lock.lock()
+                        .unwrap()
+                        .results
+                        .insert(id.to_string(), Err(body));
                 }
                 ["2018-06-01", "runtime", "init", "error"] => {
                     lock.lock().unwrap().init_error = Some(body);
@@ -72,7 +84,11 @@ impl RuntimeApi {
             cv.notify_all();
             Response::new(202, "{\"status\":\"OK\"}").header("content-type", "application/json")
         });
-        RuntimeApi { server, state, next_id: Mutex::new(0) }
+        RuntimeApi {
+            server,
+            state,
+            next_id: Mutex::new(0),
+        }
     }
 
     /// `127.0.0.1:PORT`, the value of `AWS_LAMBDA_RUNTIME_API`.
@@ -86,7 +102,10 @@ impl RuntimeApi {
         *n += 1;
         let id = format!("req-{:06}", *n);
         let (lock, cv) = &*self.state;
-        lock.lock().unwrap().queue.push_back((id.clone(), event.to_vec()));
+        lock.lock()
+            .unwrap()
+            .queue
+            .push_back((id.clone(), event.to_vec()));
         cv.notify_all();
         id
     }

@@ -45,7 +45,9 @@ fn error(status: u16, code: &str, message: &str) -> Response {
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error xmlns=\"http://mns.aliyuncs.com/doc/v1/\">\n  <Code>{code}</Code>\n  <Message>{message}</Message>\n  <RequestId>5C7B4E2A3F1D6E0B8A9C0D1E</RequestId>\n  <HostId>http://123456789.mns.cn-hangzhou.aliyuncs.com</HostId>\n</Error>"
     );
-    Response::new(status, xml).header("content-type", "text/xml").header("x-mns-request-id", "5C7B4E2A3F1D6E0B8A9C0D1E")
+    Response::new(status, xml)
+        .header("content-type", "text/xml")
+        .header("x-mns-request-id", "5C7B4E2A3F1D6E0B8A9C0D1E")
 }
 
 fn tag_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
@@ -56,8 +58,12 @@ fn tag_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
 }
 
 fn expected_signature(secret: &str, req: &Request) -> String {
-    let mut mns: Vec<(String, String)> =
-        req.headers.iter().filter(|(k, _)| k.starts_with("x-mns-")).map(|(k, v)| (k.clone(), v.trim().to_string())).collect();
+    let mut mns: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .filter(|(k, _)| k.starts_with("x-mns-"))
+        .map(|(k, v)| (k.clone(), v.trim().to_string()))
+        .collect();
     mns.sort();
     let mut s = format!(
         "{}\n{}\n{}\n{}\n",
@@ -79,7 +85,10 @@ impl MnsServer {
     /// Starts the server; requests must be signed with `access_key_secret`. Names starting
     /// with `flaky` fail with 503 InternalError for the first `flaky_failures` requests.
     pub fn start(access_key_secret: &str, flaky_failures: u32) -> MnsServer {
-        let state = Arc::new(Mutex::new(State { flaky_left: flaky_failures, ..State::default() }));
+        let state = Arc::new(Mutex::new(State {
+            flaky_left: flaky_failures,
+            ..State::default()
+        }));
         let st = state.clone();
         let secret = access_key_secret.to_string();
         let server = Server::start(move |req| {
@@ -91,35 +100,71 @@ impl MnsServer {
             };
             let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
             let (kind, name) = match parts.as_slice() {
-                [kind @ ("topics" | "queues"), name, "messages"] if req.method == "POST" => (kind.to_string(), name.to_string()),
-                _ => return reject(&mut s, format!("bad path {} {}", req.method, req.path), error(404, "InvalidPath", "bad path")),
+                [kind @ ("topics" | "queues"), name, "messages"] if req.method == "POST" => {
+                    (kind.to_string(), name.to_string())
+                }
+                _ => {
+                    return reject(
+                        &mut s,
+                        format!("bad path {} {}", req.method, req.path),
+                        error(404, "InvalidPath", "bad path"),
+                    )
+                }
             };
             if req.header("x-mns-version") != Some("2015-06-06") {
-                return reject(&mut s, "missing x-mns-version".into(), error(400, "InvalidArgument", "x-mns-version"));
+                return reject(
+                    &mut s,
+                    "missing x-mns-version".into(),
+                    error(400, "InvalidArgument", "x-mns-version"),
+                );
             }
-            let date_ok = req.header("date").is_some_and(|d| d.ends_with(" GMT") && d.len() == 29);
+            let date_ok = req
+                .header("date")
+                .is_some_and(|d| d.ends_with(" GMT") && d.len() == 29);
             if !date_ok {
-                return reject(&mut s, format!("bad date {:?}", req.header("date")), error(400, "InvalidArgument", "Date"));
+                return reject(
+                    &mut s,
+                    format!("bad date {:?}", req.header("date")),
+                    error(400, "InvalidArgument", "Date"),
+                );
             }
             let auth = req.header("authorization").unwrap_or("");
             let Some((ak, sig)) = auth.strip_prefix("MNS ").and_then(|a| a.split_once(':')) else {
-                return reject(&mut s, format!("bad authorization {auth:?}"), error(403, "AccessDenied", "no signature"));
+                return reject(
+                    &mut s,
+                    format!("bad authorization {auth:?}"),
+                    error(403, "AccessDenied", "no signature"),
+                );
             };
             if sig != expected_signature(&secret, &req) {
                 return reject(&mut s, "signature mismatch".into(), error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."));
             }
             let xml = String::from_utf8_lossy(&req.body).into_owned();
-            if !xml.starts_with("<?xml") || !xml.contains("<Message xmlns=\"http://mns.aliyuncs.com/doc/v1/\">") {
-                return reject(&mut s, format!("bad XML {xml:.200}"), error(400, "InvalidArgument", "xml"));
+            if !xml.starts_with("<?xml")
+                || !xml.contains("<Message xmlns=\"http://mns.aliyuncs.com/doc/v1/\">")
+            {
+                return reject(
+                    &mut s,
+                    format!("bad XML {xml:.200}"),
+                    error(400, "InvalidArgument", "xml"),
+                );
             }
             let Some(body) = tag_text(&xml, "MessageBody")
                 .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
                 .and_then(|b| String::from_utf8(b).ok())
             else {
-                return reject(&mut s, "MessageBody is not Base64 UTF-8".into(), error(400, "InvalidArgument", "MessageBody"));
+                return reject(
+                    &mut s,
+                    "MessageBody is not Base64 UTF-8".into(),
+                    error(400, "InvalidArgument", "MessageBody"),
+                );
             };
             if name.starts_with("missing") {
-                let code = if kind == "topics" { "TopicNotExist" } else { "QueueNotExist" };
+                let code = if kind == "topics" {
+                    "TopicNotExist"
+                } else {
+                    "QueueNotExist"
+                };
                 return error(404, code, "The topic you provided is not exist.");
             }
             if s.accept_limit.is_some_and(|n| s.received.len() >= n) {

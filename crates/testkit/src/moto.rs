@@ -24,7 +24,11 @@ fn binary() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Moto {
@@ -49,7 +53,10 @@ impl Moto {
             if let Ok(Some(status)) = moto.child.try_wait() {
                 panic!("moto_server exited early: {status}");
             }
-            assert!(Instant::now() < end, "moto_server did not start within 60 s");
+            assert!(
+                Instant::now() < end,
+                "moto_server did not start within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         moto

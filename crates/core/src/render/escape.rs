@@ -30,7 +30,11 @@ pub fn neutralize_cow(s: &str, max: usize) -> Cow<'_, str> {
         match c {
             ':' if line_has_slashes(&mut chars) => out.push_str("[:]"),
             ']' if chars.peek() == Some(&'(') => out.push_str("] "),
-            '@' | '＠' if chars.peek().is_some_and(|n| n.is_alphanumeric() || *n == '_' || *n == '-') => {
+            '@' | '＠'
+                if chars
+                    .peek()
+                    .is_some_and(|n| n.is_alphanumeric() || *n == '_' || *n == '-') =>
+            {
                 out.push(c);
                 out.push(ZWSP);
             }
@@ -101,20 +105,44 @@ mod tests {
 
     #[test]
     fn links_mentions_and_markup_are_inert() {
-        assert_eq!(neutralize("see http://evil.example/x", 100), "see http[:]//evil.example/x");
-        assert_eq!(neutralize("visit www.evil.com now", 100), "visit www[.]evil.com now");
-        assert_eq!(neutralize("hey @all and @here", 100), "hey @\u{200B}all and @\u{200B}here");
-        assert_eq!(neutralize("<!channel> <http://x|click>", 100), "‹!channel> ‹http[:]//x|click>");
-        assert_eq!(neutralize("line1\nline2\r\n[fake]: y", 100), "line1 line2 [fake]: y");
+        assert_eq!(
+            neutralize("see http://evil.example/x", 100),
+            "see http[:]//evil.example/x"
+        );
+        assert_eq!(
+            neutralize("visit www.evil.com now", 100),
+            "visit www[.]evil.com now"
+        );
+        assert_eq!(
+            neutralize("hey @all and @here", 100),
+            "hey @\u{200B}all and @\u{200B}here"
+        );
+        assert_eq!(
+            neutralize("<!channel> <http://x|click>", 100),
+            "‹!channel> ‹http[:]//x|click>"
+        );
+        assert_eq!(
+            neutralize("line1\nline2\r\n[fake]: y", 100),
+            "line1 line2 [fake]: y"
+        );
         assert_eq!(neutralize("a@", 10), "a@");
         assert_eq!(neutralize("time 10:30", 100), "time 10:30");
     }
 
     #[test]
     fn markdown_escapes_link_and_emphasis_syntax() {
-        assert_eq!(markdown("[link](http://evil)", 100), "\\[link\\] \\(http\\[:\\]//evil\\)");
-        assert_eq!(markdown("*bold* _it_ `code` a&b", 100), "\\*bold\\* \\_it\\_ \\`code\\` a&amp;b");
-        assert_eq!(markdown("<script>alert(1)</script>", 100), "‹script&gt;alert\\(1\\)‹/script&gt;");
+        assert_eq!(
+            markdown("[link](http://evil)", 100),
+            "\\[link\\] \\(http\\[:\\]//evil\\)"
+        );
+        assert_eq!(
+            markdown("*bold* _it_ `code` a&b", 100),
+            "\\*bold\\* \\_it\\_ \\`code\\` a&amp;b"
+        );
+        assert_eq!(
+            markdown("<script>alert(1)</script>", 100),
+            "‹script&gt;alert\\(1\\)‹/script&gt;"
+        );
         assert_eq!(markdown("![img](x)", 100), "\\!\\[img\\] \\(x\\)");
         assert_eq!(neutralize("[a](b)", 100), "[a] (b)");
     }

@@ -14,7 +14,11 @@ pub fn markdown(alert: &Alert) -> String {
         md(&alert.summary, 2 * VALUE_MAX)
     ));
     for f in &alert.facts {
-        out.push_str(&format!("- **{}:** {}\n", md(&f.label, 64), md(&f.value, VALUE_MAX)));
+        out.push_str(&format!(
+            "- **{}:** {}\n",
+            md(&f.label, 64),
+            md(&f.value, VALUE_MAX)
+        ));
     }
     for (label, value) in context_facts(alert) {
         out.push_str(&format!("- **{label}:** {}\n", md(value, VALUE_MAX)));

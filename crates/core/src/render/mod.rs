@@ -27,7 +27,9 @@ impl std::str::FromStr for Format {
             "text" | "txt" | "plain" => Ok(Format::Text),
             "markdown" | "md" => Ok(Format::Markdown),
             "json" => Ok(Format::Json),
-            other => Err(format!("unknown format {other:?}: expected text, markdown or json")),
+            other => Err(format!(
+                "unknown format {other:?}: expected text, markdown or json"
+            )),
         }
     }
 }
@@ -53,7 +55,11 @@ pub(crate) fn context_facts(alert: &Alert) -> Vec<(&'static str, &str)> {
         ("Event", &alert.event_type),
         ("Event ID", &alert.event_id),
     ];
-    out.extend(optional.into_iter().filter_map(|(l, v)| v.as_deref().map(|v| (l, v))));
+    out.extend(
+        optional
+            .into_iter()
+            .filter_map(|(l, v)| v.as_deref().map(|v| (l, v))),
+    );
     out
 }
 
@@ -66,7 +72,11 @@ mod tests {
         let name = "x\n\r<!channel> @all [click](http://evil.example) <script>alert(1)</script> ünïcødé \u{202E}\u{0007}";
         let ev = serde_json::json!({"product": "kms", "name": "Secret:RotateSecret:Failure", "level": "CRITICAL",
             "regionId": "cn-hangzhou", "content": {"secretName": name, "failureInfo": {"errorCode": "E", "errorMessage": "a".repeat(5000)}}});
-        parse(ev.to_string().as_bytes()).unwrap().remove(0).result.unwrap()
+        parse(ev.to_string().as_bytes())
+            .unwrap()
+            .remove(0)
+            .result
+            .unwrap()
     }
 
     #[test]

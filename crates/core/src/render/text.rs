@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use super::escape::{neutralize_cow, VALUE_MAX};
 use super::context_facts;
+use super::escape::{neutralize_cow, VALUE_MAX};
 use crate::alert::Alert;
 
 /// SNS allows at most 100 printable ASCII characters in a subject.
@@ -13,7 +13,11 @@ pub const SUBJECT_MAX: usize = 100;
 /// `[CRITICAL] Secret rotation failed: name`, made safe for SNS: printable ASCII only (other
 /// characters become `?`), one line, at most 100 characters, never empty.
 pub fn subject(alert: &Alert) -> String {
-    let full = format!("[{}] {}", alert.severity.as_str().to_ascii_uppercase(), alert.title);
+    let full = format!(
+        "[{}] {}",
+        alert.severity.as_str().to_ascii_uppercase(),
+        alert.title
+    );
     let mut out = String::with_capacity(SUBJECT_MAX);
     let mut last_space = true;
     for c in full.chars() {
@@ -51,7 +55,11 @@ pub fn text(alert: &Alert) -> String {
         neutralize_cow(&alert.summary, 2 * VALUE_MAX)
     );
     let context = context_facts(alert);
-    let labels: Vec<Cow<'_, str>> = alert.facts.iter().map(|f| neutralize_cow(&f.label, 64)).collect();
+    let labels: Vec<Cow<'_, str>> = alert
+        .facts
+        .iter()
+        .map(|f| neutralize_cow(&f.label, 64))
+        .collect();
     let width = labels
         .iter()
         .map(|l| l.chars().count())
@@ -66,7 +74,12 @@ pub fn text(alert: &Alert) -> String {
         .chain(context.iter().map(|(l, v)| (*l, *v)));
     for (label, value) in rows {
         let pad = width - label.chars().count();
-        let _ = writeln!(out, "{label}:{:pad$} {}", "", neutralize_cow(value, VALUE_MAX));
+        let _ = writeln!(
+            out,
+            "{label}:{:pad$} {}",
+            "",
+            neutralize_cow(value, VALUE_MAX)
+        );
     }
     if let Some(url) = &alert.console_url {
         let _ = write!(out, "\nOpen in console: {url}\n");

@@ -15,15 +15,22 @@ pub(super) fn is_system_event(v: &Value, env: Option<&Envelope>) -> bool {
     let name = event_name(v, env);
     product == Some(true)
         || name.as_deref().is_some_and(|n| {
-            ["Instance:", "Key:", "Secret:"].iter().any(|p| n.starts_with(p)) && n.matches(':').count() >= 2
+            ["Instance:", "Key:", "Secret:"]
+                .iter()
+                .any(|p| n.starts_with(p))
+                && n.matches(':').count() >= 2
         })
 }
 
 /// The event name: `name`, else `eventName`, else the CloudEvent type without its `kms:` prefix.
 fn event_name(v: &Value, env: Option<&Envelope>) -> Option<String> {
     text(v, &["name", "eventName"]).or_else(|| {
-        env.and_then(|e| e.event_type.as_deref())
-            .map(|t| t.strip_prefix("kms:").or_else(|| t.strip_prefix("acs.kms:")).unwrap_or(t).to_string())
+        env.and_then(|e| e.event_type.as_deref()).map(|t| {
+            t.strip_prefix("kms:")
+                .or_else(|| t.strip_prefix("acs.kms:"))
+                .unwrap_or(t)
+                .to_string()
+        })
     })
 }
 
@@ -69,11 +76,25 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     let mut d = Draft::new(kind, Cloud::Alibaba);
     d.event_type = name.clone();
     d.severity = text(&event, &["level"]).and_then(|l| Severity::from_level(&l));
-    d.event_id = text(c, &["eventId"]).or_else(|| text(&event, &["id"])).or_else(|| env.and_then(|e| e.id.clone()));
+    d.event_id = text(c, &["eventId"])
+        .or_else(|| text(&event, &["id"]))
+        .or_else(|| env.and_then(|e| e.id.clone()));
     d.region = text(&event, &["regionId"]).or_else(|| env.and_then(|e| e.region.clone()));
-    d.account = text(&event, &["userId", "aliyunAccountId"]).or_else(|| env.and_then(|e| e.account.clone()));
+    d.account = text(&event, &["userId", "aliyunAccountId"])
+        .or_else(|| env.and_then(|e| e.account.clone()));
     d.occurred_at = time_field(&event, &["time", "eventTime"])
-        .or_else(|| time_field(c, &["failureTime", "successTime", "deleteTime", "eventTime", "time"]))
+        .or_else(|| {
+            time_field(
+                c,
+                &[
+                    "failureTime",
+                    "successTime",
+                    "deleteTime",
+                    "eventTime",
+                    "time",
+                ],
+            )
+        })
         .or_else(|| env.and_then(|e| e.time.clone()));
 
     let top_resource = text(&event, &["resourceId"]).filter(|r| r.starts_with("acs:"));
@@ -121,14 +142,19 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
                     on(&planned)
                 )
             };
-            d.console_url = secret.as_deref().and_then(|s| links::alibaba_secret(&region, s));
+            d.console_url = secret
+                .as_deref()
+                .and_then(|s| links::alibaba_secret(&region, s));
         }
         Kind::SecretRotationFailed | Kind::SecretRotationSucceeded => {
             let secret = text(c, &["secretName"]).or_else(|| resource_tail(&d.resource, "secret/"));
             d.resource_name = secret.clone();
             let (code, message) = failure_info(c);
             d.fact("Secret", secret.clone());
-            d.fact("Secret type", join_type(text(c, &["secretType"]), text(c, &["secretSubType"])));
+            d.fact(
+                "Secret type",
+                join_type(text(c, &["secretType"]), text(c, &["secretSubType"])),
+            );
             d.fact("Rotation status", text(c, &["rotationStatus"]));
             d.fact("Error code", code.clone());
             d.fact("Error message", message.clone());
@@ -148,7 +174,9 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
             } else {
                 format!("Managed rotation of secret {s} succeeded.")
             };
-            d.console_url = secret.as_deref().and_then(|s| links::alibaba_secret(&region, s));
+            d.console_url = secret
+                .as_deref()
+                .and_then(|s| links::alibaba_secret(&region, s));
         }
         Kind::KeySyncFailed | Kind::KeySyncSucceeded => {
             let key = text(c, &["resourceId"]).or_else(|| resource_tail(&d.resource, "key/"));
@@ -203,21 +231,39 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
             let days = number(c, &["daysToExpire"]);
             let expires = time_field(c, &["dateOfExpiration"]);
             d.fact("ClientKey", client_key.clone());
-            d.fact("Expires at", expires.clone().or_else(|| text(c, &["dateOfExpiration"])));
-            d.fact("Days to expiry", days.map(|n| format!("{n}")).or_else(|| text(c, &["daysToExpire"])));
+            d.fact(
+                "Expires at",
+                expires.clone().or_else(|| text(c, &["dateOfExpiration"])),
+            );
+            d.fact(
+                "Days to expiry",
+                days.map(|n| format!("{n}"))
+                    .or_else(|| text(c, &["daysToExpire"])),
+            );
             d.fact("KMS instance", text(c, &["affectedKmsInstanceId"]));
             let k = client_key.as_deref().unwrap_or("(unknown ClientKey)");
             let when = match days {
                 Some(n) => format!("in {n} days{}", on(&expires)),
-                None => expires.as_deref().map(|t| format!("on {t}")).unwrap_or_else(|| "soon".to_string()),
+                None => expires
+                    .as_deref()
+                    .map(|t| format!("on {t}"))
+                    .unwrap_or_else(|| "soon".to_string()),
             };
             d.summary = format!(
                 "ClientKey {k} expires {when}. Create a new ClientKey for the application access point and deploy it before then."
             );
             if let Some(n) = days {
-                d.title = Some(format!("{} in {n} days: {}", Kind::ClientKeyExpiring.headline(), crate::text::one_line(k, 80)));
+                d.title = Some(format!(
+                    "{} in {n} days: {}",
+                    Kind::ClientKeyExpiring.headline(),
+                    crate::text::one_line(k, 80)
+                ));
             }
-            d.dedup_discriminator = Some(format!("{}|{}", text(c, &["daysToExpire"]).unwrap_or_default(), expires.unwrap_or_default()));
+            d.dedup_discriminator = Some(format!(
+                "{}|{}",
+                text(c, &["daysToExpire"]).unwrap_or_default(),
+                expires.unwrap_or_default()
+            ));
             d.console_url = links::alibaba_region(&region);
         }
         _ => {
@@ -228,7 +274,8 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
             for (k, v) in c.as_object().into_iter().flatten().take(12) {
                 d.fact(k, crate::fields::scalar_text(v));
             }
-            d.summary = format!("Alibaba Cloud KMS reported an event this tool does not recognise ({n}).");
+            d.summary =
+                format!("Alibaba Cloud KMS reported an event this tool does not recognise ({n}).");
             d.title = Some(format!("{}: {n}", Kind::Unknown.headline()));
             d.console_url = links::alibaba_region(&region);
         }
@@ -238,7 +285,11 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
 }
 
 fn resource_tail(resource: &Option<String>, marker: &str) -> Option<String> {
-    resource.as_deref().and_then(|r| r.split_once(marker)).map(|(_, t)| t.to_string()).filter(|t| !t.is_empty())
+    resource
+        .as_deref()
+        .and_then(|r| r.split_once(marker))
+        .map(|(_, t)| t.to_string())
+        .filter(|t| !t.is_empty())
 }
 
 fn on(t: &Option<String>) -> String {
@@ -255,7 +306,13 @@ fn join_type(t: Option<String>, sub: Option<String>) -> Option<String> {
 /// `failureInfo` as `{errorCode, errorMessage}`, a JSON string of that, or a plain message.
 fn failure_info(c: &Value) -> (Option<String>, Option<String>) {
     match object(c, &["failureInfo"]) {
-        Some(info) => (text(&info, &["errorCode", "code"]), text(&info, &["errorMessage", "message"])),
-        None => (text(c, &["errorCode"]), text(c, &["failureInfo", "errorMessage"])),
+        Some(info) => (
+            text(&info, &["errorCode", "code"]),
+            text(&info, &["errorMessage", "message"]),
+        ),
+        None => (
+            text(c, &["errorCode"]),
+            text(c, &["failureInfo", "errorMessage"]),
+        ),
     }
 }

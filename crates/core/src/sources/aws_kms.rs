@@ -14,7 +14,9 @@ pub(super) fn is_kms_event(v: &Value) -> bool {
     let source = v.get("source").and_then(Value::as_str);
     let detail_type = text(v, &["detail-type"]);
     source == Some("aws.kms") && detail_type.as_deref() != Some("AWS API Call via CloudTrail")
-        || detail_type.as_deref().is_some_and(|d| d.starts_with("KMS "))
+        || detail_type
+            .as_deref()
+            .is_some_and(|d| d.starts_with("KMS "))
 }
 
 pub(super) fn normalize(event: Value) -> Alert {
@@ -39,22 +41,38 @@ pub(super) fn normalize(event: Value) -> Alert {
     let resources = field(&event, &["resources"]);
     d.resource = resources
         .and_then(|r| r.as_array())
-        .and_then(|r| r.iter().find_map(|x| x.as_str().filter(|s| s.contains(":kms:"))))
+        .and_then(|r| {
+            r.iter()
+                .find_map(|x| x.as_str().filter(|s| s.contains(":kms:")))
+        })
         .map(str::to_string)
         .or_else(|| match (&d.region, &d.account, &key_id) {
-            (Some(r), Some(a), Some(k)) if !k.starts_with("arn:") => Some(format!("arn:aws:kms:{r}:{a}:key/{k}")),
+            (Some(r), Some(a), Some(k)) if !k.starts_with("arn:") => {
+                Some(format!("arn:aws:kms:{r}:{a}:key/{k}"))
+            }
             (_, _, Some(k)) if k.starts_with("arn:") => Some(k.clone()),
             _ => None,
         });
     d.fill_from_arn(d.resource.clone().as_deref());
-    let key_id = key_id.or_else(|| d.resource.as_deref().and_then(|r| r.rsplit_once("key/")).map(|(_, k)| k.to_string()));
+    let key_id = key_id.or_else(|| {
+        d.resource
+            .as_deref()
+            .and_then(|r| r.rsplit_once("key/"))
+            .map(|(_, k)| k.to_string())
+    });
     d.resource_name = key_id.clone();
 
     d.fact("Key ID", key_id.clone());
     d.fact("Key origin", text(detail, &["key-origin"]));
     d.fact("Rotation type", text(detail, &["rotation-type"]));
-    d.fact("Key material ID", text(detail, &["key-material-id", "current-key-material-id"]));
-    d.fact("Previous key material ID", text(detail, &["previous-key-material-id"]));
+    d.fact(
+        "Key material ID",
+        text(detail, &["key-material-id", "current-key-material-id"]),
+    );
+    d.fact(
+        "Previous key material ID",
+        text(detail, &["previous-key-material-id"]),
+    );
     d.fact("Key material state", text(detail, &["key-material-state"]));
     if kind == Kind::Unknown {
         d.fact("Resources", list_text(resources));
@@ -78,7 +96,15 @@ pub(super) fn normalize(event: Value) -> Alert {
     };
     if kind == Kind::Unknown {
         d.family = Some(Family::KeyLifecycle);
-        d.title = Some(format!("{}: {}", Kind::Unknown.headline(), if detail_type.is_empty() { "aws.kms" } else { &detail_type }));
+        d.title = Some(format!(
+            "{}: {}",
+            Kind::Unknown.headline(),
+            if detail_type.is_empty() {
+                "aws.kms"
+            } else {
+                &detail_type
+            }
+        ));
     }
     if let (Some(region), Some(k)) = (&d.region, &key_id) {
         d.console_url = links::aws_key(region, k);

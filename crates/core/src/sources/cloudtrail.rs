@@ -12,7 +12,8 @@ pub(super) fn is_cloudtrail(v: &Value) -> bool {
     if detail_type == Some("AWS API Call via CloudTrail") {
         return true;
     }
-    v.get("eventSource").and_then(Value::as_str) == Some("kms.amazonaws.com") && v.get("eventName").is_some()
+    v.get("eventSource").and_then(Value::as_str) == Some("kms.amazonaws.com")
+        && v.get("eventName").is_some()
 }
 
 /// Calls that change what a key can do, worth a warning even when they succeed.
@@ -35,7 +36,11 @@ const RISKY: &[&str] = &[
 pub(super) fn normalize(event: Value) -> Alert {
     let envelope = event.get("detail").is_some();
     let empty = Value::Null;
-    let detail = if envelope { field(&event, &["detail"]).unwrap_or(&empty) } else { &event };
+    let detail = if envelope {
+        field(&event, &["detail"]).unwrap_or(&empty)
+    } else {
+        &event
+    };
     let name = text(detail, &["eventName"]).unwrap_or_else(|| "UnknownCall".to_string());
     let error_code = text(detail, &["errorCode"]);
     let kind = match (name.as_str(), &error_code) {
@@ -53,19 +58,30 @@ pub(super) fn normalize(event: Value) -> Alert {
     let resp = field(detail, &["responseElements"]).unwrap_or(&empty);
     let resource_arn = field(detail, &["resources"])
         .and_then(Value::as_array)
-        .and_then(|rs| rs.iter().find_map(|r| text(r, &["ARN"]).filter(|a| a.contains(":kms:"))))
+        .and_then(|rs| {
+            rs.iter()
+                .find_map(|r| text(r, &["ARN"]).filter(|a| a.contains(":kms:")))
+        })
         .or_else(|| text(resp, &["keyId"]).filter(|k| k.starts_with("arn:")))
         .or_else(|| text(req, &["keyId"]).filter(|k| k.starts_with("arn:") && k.contains(":key/")));
     d.resource = resource_arn;
     d.fill_from_arn(d.resource.clone().as_deref());
-    let key_ref = text(req, &["keyId", "targetKeyId", "aliasName"])
-        .or_else(|| d.resource.as_deref().and_then(|r| r.rsplit_once("key/")).map(|(_, k)| k.to_string()));
+    let key_ref = text(req, &["keyId", "targetKeyId", "aliasName"]).or_else(|| {
+        d.resource
+            .as_deref()
+            .and_then(|r| r.rsplit_once("key/"))
+            .map(|(_, k)| k.to_string())
+    });
     let key_id = d
         .resource
         .as_deref()
         .and_then(|r| r.rsplit_once(":key/"))
         .map(|(_, k)| k.to_string())
-        .or_else(|| key_ref.clone().filter(|k| !k.starts_with("alias/") && !k.starts_with("arn:")));
+        .or_else(|| {
+            key_ref
+                .clone()
+                .filter(|k| !k.starts_with("alias/") && !k.starts_with("arn:"))
+        });
     d.resource_name = key_id.clone().or(key_ref.clone());
 
     let who = field(detail, &["userIdentity"]).unwrap_or(&empty);
@@ -80,9 +96,17 @@ pub(super) fn normalize(event: Value) -> Alert {
     d.fact("Caller", actor.clone());
     d.fact("Caller type", text(who, &["type"]));
     d.fact("Key", key_ref.clone());
-    d.fact("Pending window (days)", number(req, &["pendingWindowInDays"]).or_else(|| number(resp, &["pendingWindowInDays"])).map(|n| format!("{n}")));
+    d.fact(
+        "Pending window (days)",
+        number(req, &["pendingWindowInDays"])
+            .or_else(|| number(resp, &["pendingWindowInDays"]))
+            .map(|n| format!("{n}")),
+    );
     let deletion = time_field(resp, &["deletionDate"]);
-    d.fact("Deletion date", deletion.clone().or_else(|| text(resp, &["deletionDate"])));
+    d.fact(
+        "Deletion date",
+        deletion.clone().or_else(|| text(resp, &["deletionDate"])),
+    );
     d.fact("Key state", text(resp, &["keyState"]));
     d.fact("Error code", error_code.clone());
     d.fact("Error message", error_message);
@@ -101,15 +125,24 @@ pub(super) fn normalize(event: Value) -> Alert {
     };
     d.severity = Some(match (&kind, &error_code) {
         (Kind::KeyDeletionScheduled, _) => Severity::Warning,
-        (_, Some(code)) if code.contains("AccessDenied") || code.contains("Unauthorized") => Severity::Warning,
+        (_, Some(code)) if code.contains("AccessDenied") || code.contains("Unauthorized") => {
+            Severity::Warning
+        }
         (_, Some(_)) => Severity::Info,
         _ if RISKY.contains(&name.as_str()) => Severity::Warning,
         _ => Severity::Info,
     });
     if kind == Kind::ApiCall {
-        let outcome = if error_code.is_some() { " (failed)" } else { "" };
+        let outcome = if error_code.is_some() {
+            " (failed)"
+        } else {
+            ""
+        };
         d.title = Some(match d.resource_name.as_ref().or(key_ref.as_ref()) {
-            Some(k) => format!("KMS API call {name}{outcome}: {}", crate::text::one_line(k, 80)),
+            Some(k) => format!(
+                "KMS API call {name}{outcome}: {}",
+                crate::text::one_line(k, 80)
+            ),
             None => format!("KMS API call {name}{outcome}"),
         });
     }
@@ -117,7 +150,11 @@ pub(super) fn normalize(event: Value) -> Alert {
     d.console_url = key_id
         .as_deref()
         .and_then(|k| links::aws_key(&region, k))
-        .or_else(|| d.event_id.as_deref().and_then(|e| links::aws_cloudtrail_event(&region, e)));
+        .or_else(|| {
+            d.event_id
+                .as_deref()
+                .and_then(|e| links::aws_cloudtrail_event(&region, e))
+        });
     d.finish(event)
 }
 
@@ -133,19 +170,31 @@ mod tests {
         }
         let ev = serde_json::json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.kms",
             "region": "us-east-1", "account": "1", "detail": detail});
-        parse(ev.to_string().as_bytes()).unwrap().remove(0).result.unwrap()
+        parse(ev.to_string().as_bytes())
+            .unwrap()
+            .remove(0)
+            .result
+            .unwrap()
     }
 
     #[test]
     fn each_kms_call_maps_to_a_kind_and_severity() {
         let table = [
-            ("ScheduleKeyDeletion", Kind::KeyDeletionScheduled, Severity::Warning),
+            (
+                "ScheduleKeyDeletion",
+                Kind::KeyDeletionScheduled,
+                Severity::Warning,
+            ),
             ("CancelKeyDeletion", Kind::ApiCall, Severity::Info),
             ("DisableKey", Kind::ApiCall, Severity::Warning),
             ("EnableKey", Kind::ApiCall, Severity::Info),
             ("PutKeyPolicy", Kind::ApiCall, Severity::Warning),
             ("DisableKeyRotation", Kind::ApiCall, Severity::Warning),
-            ("DeleteImportedKeyMaterial", Kind::ApiCall, Severity::Warning),
+            (
+                "DeleteImportedKeyMaterial",
+                Kind::ApiCall,
+                Severity::Warning,
+            ),
             ("ImportKeyMaterial", Kind::ApiCall, Severity::Info),
         ];
         for (name, kind, severity) in table {
@@ -158,6 +207,9 @@ mod tests {
         let a = call("ScheduleKeyDeletion", Some("AccessDeniedException"));
         assert_eq!((a.kind, a.severity), (Kind::ApiCall, Severity::Warning));
         assert!(a.title.contains("(failed)"));
-        assert_eq!(call("EnableKey", Some("KMSInvalidStateException")).severity, Severity::Info);
+        assert_eq!(
+            call("EnableKey", Some("KMSInvalidStateException")).severity,
+            Severity::Info
+        );
     }
 }

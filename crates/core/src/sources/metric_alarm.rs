@@ -15,15 +15,17 @@ pub(super) fn from_form(body: &[u8]) -> Option<Value> {
     if !s.contains('=') || s.trim_start().starts_with(['{', '[']) {
         return None;
     }
-    let map: Map<String, Value> =
-        form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
+    let map: Map<String, Value> = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
     let v = Value::Object(map);
     is_alarm(&v).then_some(v)
 }
 
 pub(super) fn is_alarm(v: &Value) -> bool {
     field(v, &["alertName"]).is_some()
-        || (field(v, &["metricName"]).is_some() && field(v, &["namespace", "metricProject", "alertState"]).is_some())
+        || (field(v, &["metricName"]).is_some()
+            && field(v, &["namespace", "metricProject", "alertState"]).is_some())
 }
 
 /// `{userId=123, instanceId=kst-1}` (CloudMonitor's map text), JSON text, or an object.
@@ -39,7 +41,12 @@ fn dimensions(v: &Value) -> Vec<(String, String)> {
                     .trim_end_matches('}')
                     .split(',')
                     .filter_map(|kv| kv.split_once(['=', ':']))
-                    .map(|(k, v)| (k.trim().trim_matches('"').to_string(), v.trim().trim_matches('"').to_string()))
+                    .map(|(k, v)| {
+                        (
+                            k.trim().trim_matches('"').to_string(),
+                            v.trim().trim_matches('"').to_string(),
+                        )
+                    })
                     .filter(|(k, v)| !k.is_empty() && !v.is_empty())
                     .collect()
             }
@@ -55,7 +62,9 @@ fn dimensions(v: &Value) -> Vec<(String, String)> {
 pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     let dims = dimensions(&event);
     let dim = |names: &[&str]| {
-        dims.iter().find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n))).map(|(_, v)| v.clone())
+        dims.iter()
+            .find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+            .map(|(_, v)| v.clone())
     };
     let state = text(&event, &["alertState"]).unwrap_or_else(|| "ALERT".to_string());
     let resolved = state.eq_ignore_ascii_case("OK");
@@ -77,17 +86,25 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     } else {
         text(&event, &["triggerLevel", "level"]).and_then(|l| Severity::from_level(&l))
     };
-    d.account = text(&event, &["userId"]).or_else(|| dim(&["userId", "user_id"])).or_else(|| env.and_then(|e| e.account.clone()));
-    d.region = text(&event, &["regionId"]).or_else(|| dim(&["regionId"])).or_else(|| env.and_then(|e| e.region.clone()));
-    d.occurred_at = time_field(&event, &["timestamp", "lastTime", "time"]).or_else(|| env.and_then(|e| e.time.clone()));
-    d.event_id = text(&event, &["ruleId"]).map(|r| format!("{r}:{}", text(&event, &["timestamp"]).unwrap_or_default()));
+    d.account = text(&event, &["userId"])
+        .or_else(|| dim(&["userId", "user_id"]))
+        .or_else(|| env.and_then(|e| e.account.clone()));
+    d.region = text(&event, &["regionId"])
+        .or_else(|| dim(&["regionId"]))
+        .or_else(|| env.and_then(|e| e.region.clone()));
+    d.occurred_at = time_field(&event, &["timestamp", "lastTime", "time"])
+        .or_else(|| env.and_then(|e| e.time.clone()));
+    d.event_id = text(&event, &["ruleId"])
+        .map(|r| format!("{r}:{}", text(&event, &["timestamp"]).unwrap_or_default()));
     d.resource_name = instance.clone();
     if let (Some(region), Some(account), Some(i)) = (&d.region, &d.account, &instance) {
         d.resource = Some(format!("acs:kms:{region}:{account}:instance/{i}"));
     }
     d.dedup_discriminator = Some(format!(
         "{}|{}|{}",
-        text(&event, &["ruleId"]).or_else(|| alert_name.clone()).unwrap_or_default(),
+        text(&event, &["ruleId"])
+            .or_else(|| alert_name.clone())
+            .unwrap_or_default(),
         state,
         d.occurred_at.clone().unwrap_or_default()
     ));
@@ -103,22 +120,45 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     d.fact("Metric", metric.clone());
     d.fact("Namespace", text(&event, &["namespace", "metricProject"]));
     d.fact("Current value", value.clone().map(|v| format!("{v}{unit}")));
-    d.fact("Condition", text(&event, &["expression", "escalationsExpression"]));
+    d.fact(
+        "Condition",
+        text(&event, &["expression", "escalationsExpression"]),
+    );
     d.fact("Level", text(&event, &["triggerLevel"]));
     d.fact("KMS instance", instance.clone());
     let dim_text: Vec<String> = dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    d.fact("Dimensions", (!dim_text.is_empty()).then(|| dim_text.join(", ")));
+    d.fact(
+        "Dimensions",
+        (!dim_text.is_empty()).then(|| dim_text.join(", ")),
+    );
 
-    let rule = alert_name.as_deref().or(metric.as_deref()).unwrap_or("(unnamed alarm)");
-    let on_instance = instance.as_deref().map(|i| format!(" on KMS instance {i}")).unwrap_or_default();
+    let rule = alert_name
+        .as_deref()
+        .or(metric.as_deref())
+        .unwrap_or("(unnamed alarm)");
+    let on_instance = instance
+        .as_deref()
+        .map(|i| format!(" on KMS instance {i}"))
+        .unwrap_or_default();
     let metric_txt = metric.as_deref().unwrap_or("a KMS metric");
-    let value_txt = value.as_deref().map(|v| format!(" (current value {v}{unit})")).unwrap_or_default();
+    let value_txt = value
+        .as_deref()
+        .map(|v| format!(" (current value {v}{unit})"))
+        .unwrap_or_default();
     d.summary = if resolved {
-        format!("CloudMonitor alarm {rule} on {metric_txt}{on_instance} is back to normal{value_txt}.")
+        format!(
+            "CloudMonitor alarm {rule} on {metric_txt}{on_instance} is back to normal{value_txt}."
+        )
     } else {
-        format!("CloudMonitor alarm {rule} on {metric_txt}{on_instance} is {state_word}{value_txt}.")
+        format!(
+            "CloudMonitor alarm {rule} on {metric_txt}{on_instance} is {state_word}{value_txt}."
+        )
     };
-    d.title = Some(format!("{} {state_word}: {}", Kind::MetricAlarm.headline(), crate::text::one_line(rule, 80)));
+    d.title = Some(format!(
+        "{} {state_word}: {}",
+        Kind::MetricAlarm.headline(),
+        crate::text::one_line(rule, 80)
+    ));
     d.console_url = Some(links::alibaba_cloudmonitor_alarms());
     d.finish(event)
 }

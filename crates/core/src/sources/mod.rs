@@ -59,7 +59,9 @@ fn decode(input: &[u8], what: &str) -> Result<Value, ParseError> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let trimmed = input.trim_ascii();
     if trimmed.is_empty() {
-        return Err(ParseError::Empty { what: what.to_string() });
+        return Err(ParseError::Empty {
+            what: what.to_string(),
+        });
     }
     match serde_json::from_slice::<Value>(trimmed) {
         Ok(v) => Ok(v),
@@ -84,7 +86,8 @@ fn walk(value: Value, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Rec
 
 fn walk_object(value: Value, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Record>) {
     // Lambda SQS / SNS event: {"Records": [...]}
-    let is_batch = matches!(value.get("Records"), Some(Value::Array(rs)) if rs.iter().any(is_delivery_record));
+    let is_batch =
+        matches!(value.get("Records"), Some(Value::Array(rs)) if rs.iter().any(is_delivery_record));
     if is_batch {
         if let Some(Value::Array(records)) = value.get("Records").cloned() {
             for r in records {
@@ -98,11 +101,19 @@ fn walk_object(value: Value, delivery_id: Option<&str>, depth: usize, out: &mut 
         if let Some(Value::String(message)) = value.get("Message") {
             let id = text(&value, &["MessageId"]);
             let id = delivery_id.map(str::to_string).or(id);
-            return walk_embedded(message, "SNS notification Message", id.as_deref(), depth, out);
+            return walk_embedded(
+                message,
+                "SNS notification Message",
+                id.as_deref(),
+                depth,
+                out,
+            );
         }
     }
     // CloudEvents 1.0 (Alibaba EventBridge).
-    if value.get("specversion").is_some() && (value.get("data").is_some() || value.get("data_base64").is_some()) {
+    if value.get("specversion").is_some()
+        && (value.get("data").is_some() || value.get("data_base64").is_some())
+    {
         return walk_cloudevent(value, delivery_id, depth, out);
     }
     out.push(record(delivery_id, Ok(normalize(value, None))));
@@ -116,21 +127,33 @@ fn walk_delivery_record(r: Value, depth: usize, out: &mut Vec<Record>) {
     if let Some(sns) = r.get("Sns") {
         let id = text(sns, &["MessageId"]);
         return match sns.get("Message") {
-            Some(Value::String(m)) => {
-                walk_embedded(m, &format!("{} Message", describe("SNS record", id.as_deref())), id.as_deref(), depth, out)
-            },
+            Some(Value::String(m)) => walk_embedded(
+                m,
+                &format!("{} Message", describe("SNS record", id.as_deref())),
+                id.as_deref(),
+                depth,
+                out,
+            ),
             Some(other) => walk(other.clone(), id.as_deref(), depth + 1, out),
             None => out.push(record(
                 id.as_deref(),
-                Err(ParseError::field(describe("SNS record", id.as_deref()), "Sns.Message", "is missing")),
+                Err(ParseError::field(
+                    describe("SNS record", id.as_deref()),
+                    "Sns.Message",
+                    "is missing",
+                )),
             )),
         };
     }
     let id = text(&r, &["messageId"]);
     match r.get("body") {
-        Some(Value::String(body)) => {
-            walk_embedded(body, &format!("{} body", describe("SQS record", id.as_deref())), id.as_deref(), depth, out)
-        }
+        Some(Value::String(body)) => walk_embedded(
+            body,
+            &format!("{} body", describe("SQS record", id.as_deref())),
+            id.as_deref(),
+            depth,
+            out,
+        ),
         Some(other) => out.push(record(
             id.as_deref(),
             Err(ParseError::field(
@@ -141,19 +164,34 @@ fn walk_delivery_record(r: Value, depth: usize, out: &mut Vec<Record>) {
         )),
         None => out.push(record(
             id.as_deref(),
-            Err(ParseError::field(describe("SQS record", id.as_deref()), "body", "is missing")),
+            Err(ParseError::field(
+                describe("SQS record", id.as_deref()),
+                "body",
+                "is missing",
+            )),
         )),
     }
 }
 
-fn walk_embedded(s: &str, what: &str, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Record>) {
+fn walk_embedded(
+    s: &str,
+    what: &str,
+    delivery_id: Option<&str>,
+    depth: usize,
+    out: &mut Vec<Record>,
+) {
     match decode(s.as_bytes(), what) {
         Ok(v) => walk(v, delivery_id, depth + 1, out),
         Err(e) => out.push(record(delivery_id, Err(e))),
     }
 }
 
-fn walk_cloudevent(mut value: Value, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Record>) {
+fn walk_cloudevent(
+    mut value: Value,
+    delivery_id: Option<&str>,
+    depth: usize,
+    out: &mut Vec<Record>,
+) {
     let env = Envelope {
         id: text(&value, &["id"]),
         event_type: text(&value, &["type"]),
@@ -164,20 +202,29 @@ fn walk_cloudevent(mut value: Value, delivery_id: Option<&str>, depth: usize, ou
     let id = delivery_id.map(str::to_string).or_else(|| env.id.clone());
     let data = value.as_object_mut().and_then(|m| m.remove("data"));
     let data = match data {
-        Some(Value::String(s)) => match decode(s.as_bytes(), &describe("CloudEvent data", env.id.as_deref())) {
+        Some(Value::String(s)) => match decode(
+            s.as_bytes(),
+            &describe("CloudEvent data", env.id.as_deref()),
+        ) {
             Ok(v) => v,
             Err(e) => return out.push(record(id.as_deref(), Err(e))),
         },
         Some(v) => v,
         None => {
             // data_base64 is rare for event sources; keep the envelope itself as the event.
-            return out.push(record(id.as_deref(), Ok(unknown::normalize(value, Some(&env)))));
+            return out.push(record(
+                id.as_deref(),
+                Ok(unknown::normalize(value, Some(&env))),
+            ));
         }
     };
     match data {
         Value::Object(_) => out.push(record(id.as_deref(), Ok(normalize(data, Some(&env))))),
         other if depth + 1 < MAX_DEPTH => walk(other, id.as_deref(), depth + 1, out),
-        other => out.push(record(id.as_deref(), Ok(unknown::normalize(other, Some(&env))))),
+        other => out.push(record(
+            id.as_deref(),
+            Ok(unknown::normalize(other, Some(&env))),
+        )),
     }
 }
 
@@ -199,7 +246,10 @@ fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
 }
 
 fn record(delivery_id: Option<&str>, result: Result<Alert, ParseError>) -> Record {
-    Record { delivery_id: delivery_id.map(str::to_string), result }
+    Record {
+        delivery_id: delivery_id.map(str::to_string),
+        result,
+    }
 }
 
 fn describe(what: &str, id: Option<&str>) -> String {
@@ -252,21 +302,38 @@ mod tests {
     fn invalid_json_says_where_it_broke() {
         let err = parse(b"{\"detail-type\": \"KMS CMK Deletion\",\n  \"source\": }").unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("input: invalid JSON at line 2, column 13"), "{msg}");
+        assert!(
+            msg.starts_with("input: invalid JSON at line 2, column 13"),
+            "{msg}"
+        );
         let err = parse_labelled(b"  \n ", "events/x.json").unwrap_err();
-        assert_eq!(err.to_string(), "events/x.json: empty input, expected a JSON event");
+        assert_eq!(
+            err.to_string(),
+            "events/x.json: empty input, expected a JSON event"
+        );
         assert!(parse(b"not json at all").is_err());
     }
 
     #[test]
     fn any_valid_json_becomes_an_unknown_alert() {
-        for input in ["42", "\"hello\"", "null", "[]", "{}", "{\"level\":\"CRITICAL\",\"foo\":1}", "true"] {
+        for input in [
+            "42",
+            "\"hello\"",
+            "null",
+            "[]",
+            "{}",
+            "{\"level\":\"CRITICAL\",\"foo\":1}",
+            "true",
+        ] {
             let a = one(input);
             assert_eq!(a.kind, Kind::Unknown, "{input}");
         }
         assert_eq!(one("{\"level\":\"CRITICAL\"}").severity, Severity::Critical);
         assert_eq!(one("{\"foo\":1}").severity, Severity::Warning);
-        assert_eq!(one("{\"level\":\"INFO\",\"name\":\"Thing\"}").severity, Severity::Info);
+        assert_eq!(
+            one("{\"level\":\"INFO\",\"name\":\"Thing\"}").severity,
+            Severity::Info
+        );
     }
 
     #[test]
@@ -280,18 +347,32 @@ mod tests {
         let records = parse(input.to_string().as_bytes()).unwrap();
         assert_eq!(records.len(), 4);
         assert_eq!(records[0].result.as_ref().unwrap().kind, Kind::KeyDeleted);
-        let errs: Vec<String> = records[1..].iter().map(|r| r.result.as_ref().unwrap_err().to_string()).collect();
-        assert!(errs[0].starts_with("SQS record \"m-2\" body: invalid JSON at line 1, column 2"), "{}", errs[0]);
-        assert_eq!(errs[1], "SQS record \"m-3\": field `body` must be a string, found a number");
+        let errs: Vec<String> = records[1..]
+            .iter()
+            .map(|r| r.result.as_ref().unwrap_err().to_string())
+            .collect();
+        assert!(
+            errs[0].starts_with("SQS record \"m-2\" body: invalid JSON at line 1, column 2"),
+            "{}",
+            errs[0]
+        );
+        assert_eq!(
+            errs[1],
+            "SQS record \"m-3\": field `body` must be a string, found a number"
+        );
         assert_eq!(errs[2], "SQS record \"m-4\": field `body` is missing");
-        let ids: Vec<_> = records.iter().map(|r| r.delivery_id.as_deref().unwrap()).collect();
+        let ids: Vec<_> = records
+            .iter()
+            .map(|r| r.delivery_id.as_deref().unwrap())
+            .collect();
         assert_eq!(ids, ["m-1", "m-2", "m-3", "m-4"]);
     }
 
     #[test]
     fn sns_notification_inside_sqs_is_unwrapped() {
         let event = json!({"detail-type": "KMS CMK Rotation", "source": "aws.kms", "region": "us-east-1", "account": "1", "detail": {"key-id": "k-1"}});
-        let sns = json!({"Type": "Notification", "MessageId": "sns-1", "Message": event.to_string()});
+        let sns =
+            json!({"Type": "Notification", "MessageId": "sns-1", "Message": event.to_string()});
         let sqs = json!({"Records": [{"messageId": "sqs-1", "eventSource": "aws:sqs", "body": sns.to_string()}]});
         let records = parse(sqs.to_string().as_bytes()).unwrap();
         assert_eq!(records[0].delivery_id.as_deref(), Some("sqs-1"));
@@ -324,10 +405,25 @@ mod tests {
 
     #[test]
     fn deletion_kind_follows_the_content() {
-        let ev = |name: &str, field: &str| json!({"product": "kms", "name": name, "level": "WARN", "content": {"secretName": "s", field: "2025-01-01T00:00:00Z"}}).to_string();
-        assert_eq!(one(&ev("Secret:DeleteSecret:ScheduleDeletion", "deleteTime")).kind, Kind::SecretDeleted);
-        assert_eq!(one(&ev("Secret:DeleteSecret:ActualDeletion", "plannedDeleteTime")).kind, Kind::SecretDeletionScheduled);
-        assert_eq!(one(&ev("Secret:DeleteSecret:ActualDeletion", "other")).kind, Kind::SecretDeleted);
+        let ev = |name: &str, field: &str| {
+            json!({"product": "kms", "name": name, "level": "WARN", "content": {"secretName": "s", field: "2025-01-01T00:00:00Z"}}).to_string()
+        };
+        assert_eq!(
+            one(&ev("Secret:DeleteSecret:ScheduleDeletion", "deleteTime")).kind,
+            Kind::SecretDeleted
+        );
+        assert_eq!(
+            one(&ev(
+                "Secret:DeleteSecret:ActualDeletion",
+                "plannedDeleteTime"
+            ))
+            .kind,
+            Kind::SecretDeletionScheduled
+        );
+        assert_eq!(
+            one(&ev("Secret:DeleteSecret:ActualDeletion", "other")).kind,
+            Kind::SecretDeleted
+        );
     }
 
     #[test]
@@ -336,10 +432,14 @@ mod tests {
         assert_eq!(a.kind, Kind::KeyDeleted);
         assert!(a.summary.contains("(unknown key)"));
         assert_eq!(a.console_url, None);
-        let a = one(r#"{"detail-type":"AWS API Call via CloudTrail","source":"aws.kms","detail":{"eventName":"DisableKey"}}"#);
+        let a = one(
+            r#"{"detail-type":"AWS API Call via CloudTrail","source":"aws.kms","detail":{"eventName":"DisableKey"}}"#,
+        );
         assert_eq!(a.kind, Kind::ApiCall);
         assert!(a.summary.starts_with("An unknown caller called DisableKey"));
-        let a = one(r#"{"product":"kms","name":"Secret:RotateSecret:Failure","content":"not an object"}"#);
+        let a = one(
+            r#"{"product":"kms","name":"Secret:RotateSecret:Failure","content":"not an object"}"#,
+        );
         assert_eq!(a.kind, Kind::SecretRotationFailed);
         assert_eq!(a.severity, Severity::Critical);
     }

@@ -23,7 +23,12 @@ pub fn samples(cloud: &str) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(root().join("events").join(cloud))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     out.sort();
     out
@@ -37,7 +42,11 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(bin: &str, env: &[(&str, String)]) -> Proc {
-        let log = std::env::temp_dir().join(format!("kms-alerts-{}-{}.log", std::process::id(), rand_suffix()));
+        let log = std::env::temp_dir().join(format!(
+            "kms-alerts-{}-{}.log",
+            std::process::id(),
+            rand_suffix()
+        ));
         let file = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(bin);
         cmd.env_clear()
@@ -49,7 +58,10 @@ impl Proc {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        Proc { child: cmd.spawn().unwrap_or_else(|e| panic!("{bin}: {e}")), log }
+        Proc {
+            child: cmd.spawn().unwrap_or_else(|e| panic!("{bin}: {e}")),
+            log,
+        }
     }
 
     pub fn logs(&self) -> String {
@@ -63,7 +75,13 @@ impl Proc {
     /// Peak resident set size so far, from /proc (Linux), in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
     }
 }
 
@@ -76,7 +94,10 @@ impl Drop for Proc {
 }
 
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 /// Asserts that no fake secret leaked into `text`.
@@ -87,15 +108,30 @@ pub fn assert_no_secrets(text: &str) {
 }
 
 /// A tokio runtime and SNS/SQS clients talking to `moto`, for setting up and reading back.
-pub fn moto_clients(moto: &kms_alerts_testkit::moto::Moto) -> (tokio::runtime::Runtime, aws_sdk_sns::Client, aws_sdk_sqs::Client) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+pub fn moto_clients(
+    moto: &kms_alerts_testkit::moto::Moto,
+) -> (
+    tokio::runtime::Runtime,
+    aws_sdk_sns::Client,
+    aws_sdk_sqs::Client,
+) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let conf = rt.block_on(
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(moto.endpoint())
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "test"))
+            .credentials_provider(aws_sdk_sns::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
             .load(),
     );
-    let (sns, sqs) = (aws_sdk_sns::Client::new(&conf), aws_sdk_sqs::Client::new(&conf));
+    let (sns, sqs) = (
+        aws_sdk_sns::Client::new(&conf),
+        aws_sdk_sqs::Client::new(&conf),
+    );
     (rt, sns, sqs)
 }

@@ -58,11 +58,7 @@ fn lambda_ready() -> Duration {
 
 /// Time from spawn until the FC server accepts a connection.
 fn fc_ready() -> Duration {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = kms_alerts_testkit::free_port();
     let start = Instant::now();
     let mut child = Command::new(bin())
         .env_clear()
@@ -98,7 +94,7 @@ fn peak_rss_after_batch() -> u64 {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    let root = kms_alerts_testkit::events_dir();
     let bodies: Vec<String> = [
         "aws/kms-cmk-deletion.json",
         "aws/cloudtrail-schedule-key-deletion.json",

@@ -20,9 +20,7 @@ use serde_json::Value;
 const SECRET: &str = "FAKEloadSECRET";
 const TIME_LIMIT: Duration = Duration::from_secs(300);
 
-fn events_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
-}
+use kms_alerts_testkit::events_dir;
 
 fn spawn(bin: &str, env: &[(&str, String)]) -> Child {
     let mut cmd = Command::new(bin);
@@ -77,11 +75,7 @@ fn report(name: &str, n: usize, wall: Duration, mut lat: Vec<Duration>, rss: f64
 
 fn fc_load(n: usize) {
     let mns = MnsServer::start(SECRET, 0);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = kms_alerts_testkit::free_port();
     let mut child = spawn(
         env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
         &[

@@ -17,17 +17,9 @@ struct Fc {
     addr: String,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Fc {
     fn start(bin: &str, targets: &str, extra: &[(&'static str, String)]) -> Fc {
-        let port = free_port();
+        let port = kms_alerts_testkit::free_port();
         let mut env = vec![
             ("FC_FUNCTION_NAME", "kms-alerts".to_string()),
             ("FC_CUSTOM_LISTEN_PORT", port.to_string()),

@@ -162,11 +162,7 @@ fn hostile_and_huge_events_through_lambda_to_sns_and_sqs() {
 #[test]
 fn hostile_text_is_inert_in_messages_people_read() {
     let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = kms_alerts_testkit::free_port();
     let targets = format!(
         "mns:{0}/topics/email?format=text mns:{0}/queues/chat?format=markdown mns:{0}/queues/machines",
         mns.endpoint()

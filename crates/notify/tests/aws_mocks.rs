@@ -6,17 +6,9 @@ use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
 use aws_sdk_sns::types::error::NotFoundException;
 use aws_sdk_sqs::operation::send_message::SendMessageOutput;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
-use kms_alerts_core::{parse, Alert, Severity};
+use kms_alerts_core::Severity;
 use kms_alerts_notify::{Notifier, Settings, Sink, SnsSink, SqsSink, Target};
-
-fn alert(file: &str) -> Alert {
-    let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
-    parse(&std::fs::read(path).unwrap())
-        .unwrap()
-        .remove(0)
-        .result
-        .unwrap()
-}
+use kms_alerts_testkit::alert;
 
 fn fast_retries() -> RetryConfig {
     RetryConfig::standard()

@@ -1,20 +1,12 @@
 //! The MNS sink against a loopback MNS that re-verifies signatures and answers with MNS's
 //! documented success and error responses.
 
-use kms_alerts_core::{parse, Alert, Format};
+use kms_alerts_core::Format;
 use kms_alerts_notify::{AlibabaCredentials, CredentialSource, MnsResource, MnsSink, RetryPolicy};
+use kms_alerts_testkit::alert;
 use kms_alerts_testkit::mns::MnsServer;
 
 const SECRET: &str = "FAKEaliyunSECRETdoNotLog987654";
-
-fn alert(file: &str) -> Alert {
-    let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
-    parse(&std::fs::read(path).unwrap())
-        .unwrap()
-        .remove(0)
-        .result
-        .unwrap()
-}
 
 fn creds(token: Option<&str>) -> CredentialSource {
     let c = CredentialSource::default();

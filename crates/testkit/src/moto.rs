@@ -23,19 +23,11 @@ fn binary() -> PathBuf {
     PathBuf::from("moto_server")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Moto {
     /// Starts moto and waits until it answers; panics with instructions when it is missing.
     pub fn start() -> Moto {
         let bin = binary();
-        let port = free_port();
+        let port = crate::free_port();
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())

@@ -14,22 +14,22 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-pub fn event(rel: &str) -> Vec<u8> {
-    std::fs::read(root().join("events").join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
+#[allow(unused_imports)]
+pub use kms_alerts_testkit::event;
 
 /// Every sample of one cloud, by file name.
 pub fn samples(cloud: &str) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(root().join("events").join(cloud))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
+    let mut out: Vec<(String, Vec<u8>)> =
+        std::fs::read_dir(kms_alerts_testkit::events_dir().join(cloud))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
     out.sort();
     out
 }

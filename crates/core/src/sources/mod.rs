@@ -2,8 +2,8 @@
 //! JSON arrays) and hand each event to the normalizer of its family.
 
 mod alibaba;
+mod api_call;
 mod aws_kms;
-mod cloudtrail;
 mod metric_alarm;
 mod unknown;
 
@@ -233,8 +233,8 @@ fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     if aws_kms::is_kms_event(&event) {
         return aws_kms::normalize(event);
     }
-    if cloudtrail::is_cloudtrail(&event) {
-        return cloudtrail::normalize(event);
+    if api_call::is_api_call(&event) {
+        return api_call::normalize(event, env);
     }
     if alibaba::is_system_event(&event, env) {
         return alibaba::normalize(event, env);

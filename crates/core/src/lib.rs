@@ -27,3 +27,11 @@ pub use alert::{Alert, Cloud, Fact, Family, Kind, Severity};
 pub use error::ParseError;
 pub use render::{render, Format};
 pub use sources::{parse, parse_labelled, parse_value, Record};
+
+/// Test helper: the one alert a single JSON event becomes.
+#[cfg(test)]
+pub(crate) fn alert_of(event: &serde_json::Value) -> Alert {
+    let mut records = parse(event.to_string().as_bytes()).expect("valid JSON");
+    assert_eq!(records.len(), 1, "one event, one alert");
+    records.remove(0).result.expect("an alert")
+}

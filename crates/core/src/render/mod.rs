@@ -66,17 +66,12 @@ pub(crate) fn context_facts(alert: &Alert) -> Vec<(&'static str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse;
 
     fn hostile() -> Alert {
         let name = "x\n\r<!channel> @all [click](http://evil.example) <script>alert(1)</script> ünïcødé \u{202E}\u{0007}";
         let ev = serde_json::json!({"product": "kms", "name": "Secret:RotateSecret:Failure", "level": "CRITICAL",
             "regionId": "cn-hangzhou", "content": {"secretName": name, "failureInfo": {"errorCode": "E", "errorMessage": "a".repeat(5000)}}});
-        parse(ev.to_string().as_bytes())
-            .unwrap()
-            .remove(0)
-            .result
-            .unwrap()
+        crate::alert_of(&ev)
     }
 
     #[test]

@@ -248,7 +248,7 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
 
 #[cfg(test)]
 mod tests {
-    use crate::{parse, Kind, Severity};
+    use crate::{Kind, Severity};
 
     fn call(name: &str, error: Option<&str>) -> crate::Alert {
         let mut detail = serde_json::json!({"eventSource": "kms.amazonaws.com", "eventName": name,
@@ -258,11 +258,7 @@ mod tests {
         }
         let ev = serde_json::json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.kms",
             "region": "us-east-1", "account": "1", "detail": detail});
-        parse(ev.to_string().as_bytes())
-            .unwrap()
-            .remove(0)
-            .result
-            .unwrap()
+        crate::alert_of(&ev)
     }
 
     #[test]
@@ -304,18 +300,14 @@ mod tests {
 
 #[cfg(test)]
 mod actiontrail_tests {
-    use crate::{parse, Cloud, Kind, Severity};
+    use crate::{Cloud, Kind, Severity};
 
     fn call(name: &str, params: serde_json::Value) -> crate::Alert {
         let ev = serde_json::json!({"eventSource": "kms.cn-beijing.aliyuncs.com", "serviceName": "Kms",
             "eventName": name, "acsRegion": "cn-beijing", "eventTime": "2025-01-01T00:00:00Z",
             "userIdentity": {"type": "ram-user", "accountId": "1234", "userName": "bob"},
             "requestParameters": params});
-        parse(ev.to_string().as_bytes())
-            .unwrap()
-            .remove(0)
-            .result
-            .unwrap()
+        crate::alert_of(&ev)
     }
 
     #[test]

@@ -25,25 +25,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every kind, in documentation order.
-    pub const ALL: [Kind; 15] = [
-        Kind::KeyRotated,
-        Kind::KeyMaterialExpired,
-        Kind::KeyDeleted,
-        Kind::KeyDeletionScheduled,
-        Kind::SecretDeletionScheduled,
-        Kind::SecretDeleted,
-        Kind::SecretRotationFailed,
-        Kind::SecretRotationSucceeded,
-        Kind::KeySyncFailed,
-        Kind::KeySyncSucceeded,
-        Kind::QpsNearQuota,
-        Kind::ClientKeyExpiring,
-        Kind::MetricAlarm,
-        Kind::ApiCall,
-        Kind::Unknown,
-    ];
-
     /// The snake_case name used in JSON, logs and message attributes.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -146,14 +127,6 @@ pub enum Family {
 }
 
 impl Family {
-    /// Every family.
-    pub const ALL: [Family; 4] = [
-        Family::KeyLifecycle,
-        Family::SecretLifecycle,
-        Family::InstanceHealth,
-        Family::ApiActivity,
-    ];
-
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -162,12 +135,6 @@ impl Family {
             Family::InstanceHealth => "instance_health",
             Family::ApiActivity => "api_activity",
         }
-    }
-
-    /// Parses `key_lifecycle`, `key-lifecycle`, ... (case-insensitive).
-    pub fn parse(s: &str) -> Option<Family> {
-        let norm = s.trim().to_ascii_lowercase().replace('-', "_");
-        Family::ALL.into_iter().find(|f| f.as_str() == norm)
     }
 
     /// Best guess for an event we do not recognise, from its name.

@@ -55,11 +55,6 @@ fn clean_attribute(v: &str) -> String {
     kms_alerts_core::text::one_line(v, 256)
 }
 
-/// The SNS subject (see [`subject`]).
-pub fn sns_subject(alert: &Alert) -> String {
-    subject(alert)
-}
-
 /// The SNS `MessageStructure=json` payload: the JSON alert by default (SQS, Lambda, HTTP(S),
 /// Firehose, email-json subscribers), plain text for `email`, the subject line for `sms`. The
 /// whole payload stays under the SNS limit: the JSON alert gives way by truncating the raw
@@ -85,16 +80,15 @@ pub fn sqs_body(alert: &Alert) -> String {
     json_within(alert, AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE)
 }
 
-/// SNS/SQS FIFO ids: group and deduplication id from the alert's dedup key (128 characters
-/// of `[A-Za-z0-9!-~]` at most; the key already is).
-pub fn fifo_ids(alert: &Alert) -> (String, String) {
-    let id: String = alert
+/// The SNS/SQS FIFO message group id and deduplication id (the same value): the alert's dedup
+/// key, kept to 128 printable ASCII characters (it already is).
+pub fn fifo_id(alert: &Alert) -> String {
+    alert
         .dedup_key
         .chars()
         .filter(|c| c.is_ascii_graphic())
         .take(128)
-        .collect();
-    (id.clone(), id)
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,11 +2,12 @@
 
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
+use kms_alerts_core::render::subject;
 use kms_alerts_core::Alert;
 
 use crate::aws_error::sink_error;
 use crate::error::SinkError;
-use crate::message::{fifo_ids, sns_message, sns_subject, typed_attributes};
+use crate::message::{fifo_id, sns_message, typed_attributes};
 
 /// Publishes to one topic with `MessageStructure=json`: email gets text, SQS/Lambda/HTTP(S)
 /// subscribers get the JSON alert. FIFO topics get group and deduplication ids.
@@ -36,7 +37,7 @@ impl SnsSink {
             .client
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject(sns_subject(alert))
+            .subject(subject(alert))
             .message_structure("json")
             .message(sns_message(alert));
         let attrs = typed_attributes(alert, &self.name, |v| {
@@ -49,8 +50,8 @@ impl SnsSink {
             req = req.message_attributes(name, attr);
         }
         if self.is_fifo() {
-            let (group, dedup) = fifo_ids(alert);
-            req = req.message_group_id(group).message_deduplication_id(dedup);
+            let id = fifo_id(alert);
+            req = req.message_group_id(&id).message_deduplication_id(id);
         }
         req.send()
             .await

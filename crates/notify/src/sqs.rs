@@ -6,7 +6,7 @@ use kms_alerts_core::Alert;
 
 use crate::aws_error::sink_error;
 use crate::error::SinkError;
-use crate::message::{fifo_ids, sqs_body, typed_attributes};
+use crate::message::{fifo_id, sqs_body, typed_attributes};
 
 /// Sends the JSON alert to one queue, with the same attributes as SNS; FIFO queues get group
 /// and deduplication ids.
@@ -43,8 +43,8 @@ impl SqsSink {
             req = req.message_attributes(name, attr);
         }
         if self.queue_url.ends_with(".fifo") {
-            let (group, dedup) = fifo_ids(alert);
-            req = req.message_group_id(group).message_deduplication_id(dedup);
+            let id = fifo_id(alert);
+            req = req.message_group_id(&id).message_deduplication_id(id);
         }
         req.send()
             .await

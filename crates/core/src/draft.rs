@@ -83,9 +83,11 @@ impl Draft {
         }
     }
 
-    /// Fills region and account from an ARN where they are still unknown.
-    pub fn fill_from_arn(&mut self, arn: Option<&str>) {
-        if let Some((region, account, _)) = arn.and_then(crate::fields::arn_parts) {
+    /// Fills region and account from the resource ARN where they are still unknown.
+    pub fn fill_from_resource(&mut self) {
+        if let Some((region, account, _)) =
+            self.resource.as_deref().and_then(crate::fields::arn_parts)
+        {
             if self.region.is_none() {
                 self.region = region.map(str::to_string);
             }
@@ -93,6 +95,15 @@ impl Draft {
                 self.account = account.map(str::to_string);
             }
         }
+    }
+
+    /// The part of the resource ARN after `marker` (`key/`, `secret/`), if any.
+    pub fn resource_tail(&self, marker: &str) -> Option<String> {
+        self.resource
+            .as_deref()
+            .and_then(|r| r.split_once(marker))
+            .map(|(_, t)| t.to_string())
+            .filter(|t| !t.is_empty())
     }
 
     pub fn finish(mut self, raw: Value) -> Alert {

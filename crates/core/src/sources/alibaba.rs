@@ -99,14 +99,12 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
 
     let top_resource = text(&event, &["resourceId"]).filter(|r| r.starts_with("acs:"));
     d.resource = text(c, &["deleteEntityArn", "rotationEntityArn"]).or(top_resource);
-    let arn = d.resource.take();
-    d.fill_from_arn(arn.as_deref());
-    d.resource = arn;
+    d.fill_from_resource();
     let region = d.region.clone().unwrap_or_default();
 
     match kind {
         Kind::KeyDeletionScheduled | Kind::KeyDeleted => {
-            let key = first_text(&[c], &["keyId"]).or_else(|| resource_tail(&d.resource, "key/"));
+            let key = first_text(&[c], &["keyId"]).or_else(|| d.resource_tail("key/"));
             d.resource_name = key.clone();
             let planned = time_field(c, &["plannedDeleteTime"]);
             let deleted = time_field(c, &["deleteTime"]);
@@ -126,7 +124,7 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
             d.console_url = key.as_deref().and_then(|k| links::alibaba_key(&region, k));
         }
         Kind::SecretDeletionScheduled | Kind::SecretDeleted => {
-            let secret = text(c, &["secretName"]).or_else(|| resource_tail(&d.resource, "secret/"));
+            let secret = text(c, &["secretName"]).or_else(|| d.resource_tail("secret/"));
             d.resource_name = secret.clone();
             let planned = time_field(c, &["plannedDeleteTime"]);
             d.fact("Secret", secret.clone());
@@ -147,7 +145,7 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
                 .and_then(|s| links::alibaba_secret(&region, s));
         }
         Kind::SecretRotationFailed | Kind::SecretRotationSucceeded => {
-            let secret = text(c, &["secretName"]).or_else(|| resource_tail(&d.resource, "secret/"));
+            let secret = text(c, &["secretName"]).or_else(|| d.resource_tail("secret/"));
             d.resource_name = secret.clone();
             let (code, message) = failure_info(c);
             d.fact("Secret", secret.clone());
@@ -179,7 +177,7 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
                 .and_then(|s| links::alibaba_secret(&region, s));
         }
         Kind::KeySyncFailed | Kind::KeySyncSucceeded => {
-            let key = text(c, &["resourceId"]).or_else(|| resource_tail(&d.resource, "key/"));
+            let key = text(c, &["resourceId"]).or_else(|| d.resource_tail("key/"));
             d.resource_name = key.clone();
             let master = text(c, &["masterInstanceId"]);
             let shadow = text(c, &["shadowInstanceId"]);
@@ -282,14 +280,6 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     }
     drop(content);
     d.finish(event)
-}
-
-fn resource_tail(resource: &Option<String>, marker: &str) -> Option<String> {
-    resource
-        .as_deref()
-        .and_then(|r| r.split_once(marker))
-        .map(|(_, t)| t.to_string())
-        .filter(|t| !t.is_empty())
 }
 
 fn on(t: &Option<String>) -> String {

@@ -114,23 +114,14 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
         .or_else(|| text(resp, &["keyId"]).filter(|k| k.starts_with("arn:")))
         .or_else(|| text(req, &["keyId"]).filter(|k| k.starts_with("arn:") && k.contains(":key/")));
     d.resource = resource_arn;
-    d.fill_from_arn(d.resource.clone().as_deref());
-    let key_ref = text(req, &["keyId", "targetKeyId", "aliasName"]).or_else(|| {
-        d.resource
-            .as_deref()
-            .and_then(|r| r.rsplit_once("key/"))
-            .map(|(_, k)| k.to_string())
+    d.fill_from_resource();
+    let key_ref =
+        text(req, &["keyId", "targetKeyId", "aliasName"]).or_else(|| d.resource_tail(":key/"));
+    let key_id = d.resource_tail(":key/").or_else(|| {
+        key_ref
+            .clone()
+            .filter(|k| !k.starts_with("alias/") && !k.starts_with("arn:"))
     });
-    let key_id = d
-        .resource
-        .as_deref()
-        .and_then(|r| r.rsplit_once(":key/"))
-        .map(|(_, k)| k.to_string())
-        .or_else(|| {
-            key_ref
-                .clone()
-                .filter(|k| !k.starts_with("alias/") && !k.starts_with("arn:"))
-        });
     let secret = text(req, &["SecretName"]);
     d.resource_name = key_id.clone().or(key_ref.clone()).or(secret.clone());
     if cloud == Cloud::Alibaba && d.resource.is_none() {

@@ -53,13 +53,8 @@ pub(super) fn normalize(event: Value) -> Alert {
             (_, _, Some(k)) if k.starts_with("arn:") => Some(k.clone()),
             _ => None,
         });
-    d.fill_from_arn(d.resource.clone().as_deref());
-    let key_id = key_id.or_else(|| {
-        d.resource
-            .as_deref()
-            .and_then(|r| r.rsplit_once("key/"))
-            .map(|(_, k)| k.to_string())
-    });
+    d.fill_from_resource();
+    let key_id = key_id.or_else(|| d.resource_tail(":key/"));
     d.resource_name = key_id.clone();
 
     d.fact("Key ID", key_id.clone());

@@ -28,10 +28,6 @@ impl SnsSink {
         }
     }
 
-    fn is_fifo(&self) -> bool {
-        self.topic_arn.ends_with(".fifo")
-    }
-
     pub async fn send(&self, alert: &Alert) -> Result<(), SinkError> {
         let mut req = self
             .client
@@ -49,7 +45,7 @@ impl SnsSink {
         for (name, attr) in attrs {
             req = req.message_attributes(name, attr);
         }
-        if self.is_fifo() {
+        if self.topic_arn.ends_with(".fifo") {
             let id = fifo_id(alert);
             req = req.message_group_id(&id).message_deduplication_id(id);
         }

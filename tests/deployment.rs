@@ -48,6 +48,9 @@ fn template_wires_every_handler_with_least_privilege() {
         );
     }
     assert_eq!(t.matches("BuildMethod: rust-cargolambda").count(), 4);
+    // KMS's own actions arrive as CloudTrail service events and map to lifecycle kinds.
+    assert!(t.contains("detail-type: [AWS Service Event via CloudTrail]"));
+    assert!(t.contains("eventName: [DeleteKey, RotateKey, DeleteExpiredKeyMaterial]"));
     assert!(
         !t.contains("Resource: \"*\"")
             && !t.contains("Resource: '*'")
@@ -101,7 +104,7 @@ fn s_yaml_deploys_every_handler_as_an_fc3_custom_runtime() {
     assert_eq!(s["edition"], "3.0.0");
     let resources = s["resources"].as_object().unwrap();
     assert_eq!(resources.len(), 4);
-    let mut prefixes = Vec::new();
+    let mut patterns = Vec::new();
     for (name, r) in resources {
         let p = &r["props"];
         assert_eq!(r["component"], "fc3", "{name}");
@@ -139,16 +142,99 @@ fn s_yaml_deploys_every_handler_as_an_fc3_custom_runtime() {
                 c["eventSinkConfig"]["deliveryOption"]["eventSchema"],
                 "CloudEvents"
             );
-            assert!(c["runOptions"]["deadLetterQueue"]["Arn"].is_string());
+            // An EventBridge dead-letter ARN has no /messages suffix (FC async destinations do).
+            let dlq = c["runOptions"]["deadLetterQueue"]["Arn"].as_str().unwrap();
+            assert!(
+                dlq.starts_with("${vars.") || !dlq.ends_with("/messages"),
+                "{dlq}"
+            );
             let pattern: serde_json::Value =
                 serde_json::from_str(c["eventRuleFilterPattern"].as_str().unwrap()).unwrap();
-            if pattern["source"][0] == "acs.kms" {
-                prefixes.push(pattern["type"][0]["prefix"].as_str().unwrap().to_string());
-            }
+            patterns.push((name.clone(), pattern));
         }
     }
-    prefixes.sort();
-    assert_eq!(prefixes, ["kms:Instance:", "kms:Key:", "kms:Secret:"]);
+    let vars = &s["vars"];
+    assert!(vars["deadLetterQueue"]
+        .as_str()
+        .unwrap()
+        .ends_with("/queues/kms-alerts-dlq/messages"));
+    assert!(vars["eventBridgeDeadLetterQueue"]
+        .as_str()
+        .unwrap()
+        .ends_with("/queues/kms-alerts-dlq"));
+    for (_, p) in &patterns {
+        let text = p.to_string();
+        for guessed in [
+            "acs.actiontrail",
+            "\"kms:Key:",
+            "\"kms:Secret:",
+            "\"kms:Instance:",
+        ] {
+            assert!(!text.contains(guessed), "guessed form {guessed} in {text}");
+        }
+    }
+    // The documented KMS types on EventBridge (notes/alibaba-cloud-side.md §1.2, source acs.kms)
+    // reach the function of their family; ActionTrail write calls by name.
+    let route = |ty: &str, data: serde_json::Value| -> Vec<String> {
+        let event = serde_json::json!({"source": "acs.kms", "type": ty, "data": data});
+        patterns
+            .iter()
+            .filter(|(_, p)| matches(p, &event))
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    let none = serde_json::json!({});
+    let call = |n: &str| serde_json::json!({"eventName": n, "serviceName": "Kms"});
+    assert_eq!(
+        route(
+            "kms:CloudMonitor:Secret[RotateSecret:Failure]",
+            none.clone()
+        ),
+        ["secret-lifecycle"]
+    );
+    assert_eq!(
+        route(
+            "kms:CloudMonitor:Secret[RotateSecret:Success]",
+            none.clone()
+        ),
+        ["secret-lifecycle"]
+    );
+    // Predicted by the documented naming rule (not listed for KMS): caught if ever published.
+    assert_eq!(
+        route(
+            "kms:CloudMonitor:Key[DeleteKey:ScheduleDeletion]",
+            none.clone()
+        ),
+        ["key-lifecycle"]
+    );
+    assert_eq!(
+        route("kms:CloudMonitor:Instance[KeySync:Failure]", none.clone()),
+        ["instance-health"]
+    );
+    for ty in [
+        "kms:ActionTrail:ApiCall",
+        "kms:ActionTrail:ConsoleOperation",
+        "kms:ActionTrail:AliyunServiceEvent",
+    ] {
+        assert_eq!(
+            route(ty, call("ScheduleKeyDeletion")),
+            ["key-lifecycle"],
+            "{ty}"
+        );
+        assert_eq!(
+            route(ty, call("DeleteSecret")),
+            ["secret-lifecycle"],
+            "{ty}"
+        );
+        assert_eq!(route(ty, call("DisableKey")), ["api-activity"], "{ty}");
+        // Not on the allow-list: creating things is not alerted on.
+        assert!(route(ty, call("CreateKey")).is_empty(), "{ty}");
+    }
+    assert!(route("kms:Config:NonCompliantNotification", none.clone()).is_empty());
+    assert!(
+        route("kms:Secret:RotateSecret:Failure", none).is_empty(),
+        "the guessed type is not a real one"
+    );
     let targets = s["vars"]["targets"].as_str().unwrap();
     assert!(
         targets.contains("/topics/kms-alerts") && targets.contains("/queues/kms-alerts-audit"),
@@ -166,5 +252,36 @@ fn s_yaml_deploys_every_handler_as_an_fc3_custom_runtime() {
         "api-activity",
     ] {
         assert!(build.contains(bin));
+    }
+}
+
+/// Alibaba EventBridge pattern matching as documented (exact, `prefix`, `anything-but`; arrays
+/// are OR, keys are AND, nested objects match nested fields), enough for s.yaml's patterns.
+fn matches(pattern: &serde_json::Value, event: &serde_json::Value) -> bool {
+    let Some(p) = pattern.as_object() else {
+        return false;
+    };
+    p.iter().all(|(key, want)| {
+        let got = &event[key.as_str()];
+        match want {
+            serde_json::Value::Object(_) => matches(want, got),
+            serde_json::Value::Array(options) => options.iter().any(|o| matches_one(o, got)),
+            _ => false,
+        }
+    })
+}
+
+fn matches_one(option: &serde_json::Value, got: &serde_json::Value) -> bool {
+    match option {
+        serde_json::Value::Object(op) => {
+            if let Some(prefix) = op.get("prefix").and_then(|p| p.as_str()) {
+                got.as_str().is_some_and(|g| g.starts_with(prefix))
+            } else if let Some(not) = op.get("anything-but").and_then(|a| a.as_array()) {
+                got.is_string() && !not.contains(got)
+            } else {
+                false
+            }
+        }
+        exact => exact == got,
     }
 }

@@ -41,11 +41,12 @@ const fn e(
     }
 }
 
-use Cloud::{Alibaba, Aws};
+use Cloud::{Alibaba, Aws, Unknown as NoCloud};
 use Severity::{Critical, Info, Warning};
 
 const AWS_ACCT: Option<&str> = Some("111122223333");
-const ALI_ACCT: Option<&str> = Some("119285********60");
+/// The documentation's samples mask the account (`119285********60`): that is no account id.
+const ALI_ACCT: Option<&str> = None;
 const ALI_ACCT2: Option<&str> = Some("1192850000000060");
 const KEY: Option<&str> = Some("1234abcd-12ab-34cd-56ef-1234567890ab");
 
@@ -75,9 +76,20 @@ const SINGLE: &[Expect] = &[
     e("events/alibaba/cloudevent-secret-rotation-failure.json", Kind::SecretRotationFailed, Critical, Alibaba, ALI_ACCT, Some("cn-chengdu"), Some("acs/ecs/secret_rotator"), Some("2025-08-22T09:14:05Z"), Some("119285********60:acs/ecs/secret_rotator:1755853996")),
     e("events/alibaba/legacy-callback-qps-reminder.json", Kind::QpsNearQuota, Critical, Alibaba, ALI_ACCT2, Some("cn-shanghai"), Some("kst-shh64f0c2a1b3c4d5e6f7"), Some("2025-08-26T05:43:00Z"), Some("1192850000000060:kst-shh64f0c2a1b3c4d5e6f7:1756186980")),
     e("events/alibaba/metric-alarm-5xx-firing.form", Kind::MetricAlarm, Critical, Alibaba, ALI_ACCT2, Some("cn-hangzhou"), Some("kst-hzz62d8f1e0a9b8c7d6e5"), Some("2025-08-26T07:13:00Z"), Some("putNewAlarm_user_6b8f5c1d-2a3e-4f60-9b7c-0d1e2f3a4b5c:1756192380000")),
-    e("events/alibaba/metric-alarm-cpu-resolved.json", Kind::MetricAlarm, Info, Alibaba, ALI_ACCT2, Some("cn-hangzhou"), Some("kst-hzz62d8f1e0a9b8c7d6e5"), Some("2025-08-26T08:13:00Z"), Some("putNewAlarm_user_0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d:1756195980")),
+    e("events/alibaba/metric-alarm-latency-resolved.json", Kind::MetricAlarm, Info, Alibaba, ALI_ACCT2, Some("cn-hangzhou"), Some("kst-hzz62d8f1e0a9b8c7d6e5"), Some("2025-08-26T08:13:00Z"), Some("putNewAlarm_user_0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d:1756195980")),
     e("events/alibaba/unknown-cloudevent.json", Kind::Unknown, Info, Alibaba, ALI_ACCT2, Some("cn-hangzhou"), Some("kst-hzz62d8f1e0a9b8c7d6e5"), Some("2025-11-01T02:00:00Z"), Some("9c8b7a6d-5e4f-4321-8765-43210fedcba9")),
     e("events/alibaba/actiontrail-schedule-key-deletion.json", Kind::KeyDeletionScheduled, Warning, Alibaba, ALI_ACCT2, Some("cn-hangzhou"), Some("key-hzz62d8f1e0a9b8c7d6e5f"), Some("2025-09-10T02:15:30Z"), Some("6B2E0F3A-1C4D-4E5F-8A9B-0C1D2E3F4A5B")),
+    e("events/aws/cloudtrail-service-delete-key.json", Kind::KeyDeleted, Warning, Aws, Some("444455556666"), Some("eu-west-1"), Some("5c0f4e6a-7b8c-4d9e-8f0a-1b2c3d4e5f60"), Some("2025-11-02T00:07:00Z"), Some("7e1d2c3b-4a59-4687-9a0b-1c2d3e4f5a6b")),
+    e("events/aws/cloudtrail-service-delete-expired-key-material.json", Kind::KeyMaterialExpired, Critical, Aws, Some("444455556666"), Some("eu-west-1"), Some("5c0f4e6a-7b8c-4d9e-8f0a-1b2c3d4e5f60"), Some("2025-11-03T19:55:11Z"), Some("8f2e3d4c-5b6a-4798-8b1c-2d3e4f5a6b7c")),
+    e("events/aws/cloudtrail-service-rotate-key-bare.json", Kind::KeyRotated, Info, Aws, Some("444455556666"), Some("eu-west-1"), Some("5c0f4e6a-7b8c-4d9e-8f0a-1b2c3d4e5f60"), Some("2025-11-04T01:41:59Z"), Some("9a3f4e5d-6c7b-48a9-9c2d-3e4f5a6b7c8d")),
+    e("events/aws/cloudtrail-schedule-key-deletion-pending-replica.json", Kind::KeyDeletionScheduled, Warning, Aws, Some("444455556666"), Some("eu-west-1"), Some("mrk-5c0f4e6a7b8c4d9e8f0a1b2c3d4e5f60"), Some("2025-11-06T17:59:05Z"), Some("6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c9d")),
+    e("events/aws/kms-cmk-rotation-cn-north-1.json", Kind::KeyRotated, Info, Aws, Some("777788889999"), Some("cn-north-1"), Some("0f1e2d3c-4b5a-4968-8776-655443322110"), Some("2025-11-07T08:00:00Z"), Some("0b9c8d7e-6f5a-4b3c-8d2e-1f0a9b8c7d6e")),
+    e("events/aws/other-service-ec2-state-change.json", Kind::Unknown, Info, Aws, Some("444455556666"), Some("eu-west-1"), None, Some("2025-11-08T12:00:00Z"), Some("7bf73129-1428-4cd3-a780-95db273d1602")),
+    e("events/aws/sqs-sns-cloudwatch-alarm-ok.json", Kind::Unknown, Info, Aws, Some("444455556666"), Some("eu-west-1"), None, Some("2025-11-09T06:30:00Z"), None),
+    e("events/alibaba/cloudevent-secret-rotation-success-eventbridge-shape.json", Kind::SecretRotationSucceeded, Info, Alibaba, ALI_ACCT2, Some("cn-shanghai"), Some("prod/rds/orders"), Some("2025-10-09T09:00:04Z"), Some("1192850000000060:prod/rds/orders:1760000404")),
+    e("events/alibaba/cloudevent-actiontrail-console-disable-key.json", Kind::ApiCall, Warning, Alibaba, ALI_ACCT2, Some("cn-beijing"), Some("key-bjj64a1b2c3d4e5f6a7b8c9"), Some("2025-10-20T03:04:05Z"), Some("C0FFEE00-1234-4abc-9def-0123456789ab")),
+    e("events/alibaba/legacy-push-rds-rotation-failure.json", Kind::SecretRotationFailed, Critical, Alibaba, ALI_ACCT2, Some("cn-hangzhou"), Some("prod/rds/billing"), Some("2025-10-12T02:15:00Z"), Some("1192850000000060:prod/rds/billing:1760235300")),
+    e("events/alibaba/metric-alarm-4xx-unencoded-nulls.form", Kind::MetricAlarm, Warning, Alibaba, ALI_ACCT2, None, Some("kst-bjj6f1e2d3c4b5a697887"), Some("2025-10-20T03:42:00Z"), Some("putNewAlarm_user_2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6:1760931720000")),
     e("events/alibaba/actiontrail-delete-secret.json", Kind::SecretDeletionScheduled, Warning, Alibaba, ALI_ACCT2, Some("cn-shanghai"), Some("prod/rds/orders"), Some("2025-09-11T08:00:12Z"), Some("9F8E7D6C-5B4A-4321-8FED-CBA987654321")),
 ];
 
@@ -132,6 +144,7 @@ fn every_sample_file_is_covered_by_a_test() {
         .chain([
             "events/aws/sqs-batch.json",
             "events/alibaba/cloudevents-batch.json",
+            "events/aws/cloudtrail-log-file.json",
         ])
         .collect();
     for path in common::sample_events() {
@@ -181,7 +194,89 @@ fn cloudevents_array_yields_each_event_with_envelope_context() {
     );
     // The second event's data is a JSON string; it is decoded all the same.
     assert_eq!(alerts[1].kind, Kind::QpsNearQuota);
-    assert_eq!(alerts[1].account.as_deref(), Some("119285********60"));
+    // The masked account of the documentation's sample is not taken as an account id.
+    assert_eq!(alerts[1].account, None);
+}
+
+#[test]
+fn cloudtrail_log_file_alerts_on_kms_records_and_counts_the_rest() {
+    let bytes = common::read("events/aws/cloudtrail-log-file.json".as_ref());
+    let parsed =
+        kms_alerts_core::parse_with(&bytes, "log", kms_alerts_core::Options::default()).unwrap();
+    let alerts: Vec<_> = parsed
+        .records
+        .iter()
+        .map(|r| r.result.as_ref().unwrap())
+        .collect();
+    // DisableKey and the denied Decrypt; RunInstances (EC2) and the successful Decrypt and
+    // GenerateDataKey are skipped and counted.
+    let names: Vec<_> = alerts
+        .iter()
+        .map(|a| a.event_type.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["DisableKey", "Decrypt"]);
+    assert!(alerts
+        .iter()
+        .all(|a| a.kind == Kind::ApiCall && a.cloud == Aws));
+    assert_eq!(
+        parsed.skipped,
+        kms_alerts_core::Skipped {
+            other_service: 1,
+            read_only: 2
+        }
+    );
+    let all = kms_alerts_core::parse_with(
+        &bytes,
+        "log",
+        kms_alerts_core::Options {
+            include_read_only: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(all.records.len(), 4);
+    assert_eq!(all.skipped.read_only, 0);
+}
+
+#[test]
+fn unknown_events_take_their_cloud_from_evidence_only() {
+    let one = |s: &str| {
+        kms_alerts_core::parse(s.as_bytes()).unwrap()[0]
+            .result
+            .clone()
+            .unwrap()
+    };
+    let a = one(r#"{"message": "foo1"}"#);
+    assert_eq!((a.cloud, a.severity), (NoCloud, Warning));
+    assert!(a.title.starts_with("Unrecognized event"), "{}", a.title);
+    let sqs = r#"{"Records":[{"messageId":"m","eventSource":"aws:sqs","body":"{\"message\":\"foo1\"}"}]}"#;
+    assert_eq!(one(sqs).cloud, Aws, "an SQS envelope is evidence of AWS");
+    let a = one(
+        r#"{"eventSource":"controltower.amazonaws.com","eventName":"X","awsRegion":"eu-west-1","recipientAccountId":"123456789000"}"#,
+    );
+    assert_eq!(
+        (
+            a.cloud,
+            a.severity,
+            a.region.as_deref(),
+            a.account.as_deref()
+        ),
+        (Aws, Info, Some("eu-west-1"), Some("123456789000"))
+    );
+    let a = one(
+        r#"{"product":"ECS","name":"Instance:SystemFailure.Reboot:Executed","regionId":"cn-hangzhou","resourceId":"acs:ecs:cn-hangzhou:1192850000000060:instance/i-1","level":"CRITICAL"}"#,
+    );
+    assert_eq!((a.cloud, a.severity), (Alibaba, Info));
+    assert!(!a.title.to_lowercase().contains("kms"), "{}", a.title);
+    assert_eq!(a.fact("Level"), Some("CRITICAL"));
+    // An unrecognised event from KMS itself stays a warning.
+    let a = one(
+        r#"{"source":"aws.kms","detail-type":"KMS Something New","region":"us-east-1","account":"111122223333","detail":{}}"#,
+    );
+    assert_eq!((a.kind, a.severity), (Kind::Unknown, Warning));
+    let a = one(
+        r#"{"source":"aws.ec2","detail-type":"X","region":"US (Virginia)","account":"ACCOUNT"}"#,
+    );
+    assert_eq!((a.region, a.account), (None, None), "only real codes");
 }
 
 #[test]
@@ -197,6 +292,56 @@ fn specific_facts_are_extracted() {
         a.resource.as_deref(),
         Some("acs:kms:cn-chengdu:119285********60:secret/acs/ecs/secret_rotator")
     );
+
+    // The secret is the resource; the RDS instance whose password rotated is a fact.
+    let a = &common::alerts("events/alibaba/legacy-push-rds-rotation-failure.json")[0];
+    assert_eq!(
+        a.resource.as_deref(),
+        Some("acs:kms:cn-hangzhou:1192850000000060:secret/prod/rds/billing")
+    );
+    assert_eq!(
+        a.fact("Rotated instance"),
+        Some("acs:rds:cn-hangzhou:1192850000000060:dbinstance/rm-bp1000000000000")
+    );
+    assert_eq!(a.fact("Secret type"), Some("Rds (SingleUser)"));
+    let a =
+        &common::alerts("events/alibaba/cloudevent-secret-rotation-success-eventbridge-shape.json")
+            [0];
+    assert_eq!(
+        a.fact("Rotated instance"),
+        Some("acs:rds:cn-shanghai:1192850000000060:dbinstance/rm-uf6000000000000")
+    );
+    assert_eq!(a.event_type.as_deref(), Some("Secret:RotateSecret:Success"));
+    let a = &common::alerts("events/alibaba/cloudevent-secret-rotation-failure.json")[0];
+    assert_eq!(a.event_type.as_deref(), Some("Secret:RotateSecret:Failure"));
+
+    // Absent values written as the string `null` are missing, not text.
+    let a = &common::alerts("events/alibaba/metric-alarm-4xx-unencoded-nulls.form")[0];
+    assert_eq!(a.fact("Namespace"), Some("acs_kms"));
+    assert_eq!(a.fact("Metric"), Some("code_4xx_1m"));
+    assert!(a.facts.iter().all(|f| f.value != "null"), "{:?}", a.facts);
+    assert_eq!(
+        a.resource_name.as_deref(),
+        Some("kst-bjj6f1e2d3c4b5a697887")
+    );
+
+    let a = &common::alerts("events/aws/cloudtrail-schedule-key-deletion-pending-replica.json")[0];
+    assert!(a.summary.contains("PendingReplicaDeletion") && a.summary.contains("replica keys"));
+    assert_eq!(
+        a.fact("Deletion date"),
+        None,
+        "no date until the replicas are gone"
+    );
+
+    let a = &common::alerts("events/aws/cloudtrail-service-delete-expired-key-material.json")[0];
+    assert!(!a.summary.contains("called"), "{}", a.summary);
+    assert_eq!(
+        a.fact("Key material ID"),
+        Some("0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9")
+    );
+
+    let a = &common::alerts("events/aws/other-service-ec2-state-change.json")[0];
+    assert!(!a.title.to_lowercase().contains("kms"), "{}", a.title);
 
     let a = &common::alerts("events/alibaba/secret-rotation-failure-field-drift.json")[0];
     assert_eq!(
@@ -232,8 +377,9 @@ fn specific_facts_are_extracted() {
 
     let a = &common::alerts("events/alibaba/metric-alarm-5xx-firing.form")[0];
     assert_eq!(a.fact("State"), Some("firing (ALERT)"));
-    assert_eq!(a.fact("Current value"), Some("37 count/min"));
-    assert_eq!(a.fact("Metric"), Some("5xx_error_requests"));
+    assert_eq!(a.fact("Current value"), Some("37 count"));
+    assert_eq!(a.fact("Metric"), Some("code_5xx_1m"));
+    assert_eq!(a.fact("Namespace"), Some("acs_kms"));
 }
 
 #[test]
@@ -242,6 +388,11 @@ fn console_links_where_they_can_be_built() {
     assert_eq!(
         link("events/aws/kms-cmk-deletion.json").as_deref(),
         Some("https://us-west-2.console.aws.amazon.com/kms/home?region=us-west-2#/kms/keys/1234abcd-12ab-34cd-56ef-1234567890ab")
+    );
+    // Each AWS partition has its own console.
+    assert_eq!(
+        link("events/aws/kms-cmk-rotation-cn-north-1.json").as_deref(),
+        Some("https://console.amazonaws.cn/kms/home?region=cn-north-1#/kms/keys/0f1e2d3c-4b5a-4968-8776-655443322110")
     );
     // Masked ids cannot be linked to.
     assert_eq!(link("events/alibaba/key-schedule-deletion.json"), None);

@@ -4,16 +4,21 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use kms_alerts_core::{parse_labelled, render, Format};
+use kms_alerts_core::{parse_with, render, Format, Options, Skipped};
 
 const USAGE: &str = "\
 usage:
-  kms-alerts render [--format text|markdown|json] FILE...   print one alert per event (FILE `-` is stdin)
+  kms-alerts render [--format text|markdown|json] [--include-read-only] FILE...
+      print one alert per event (FILE `-` is stdin)
   kms-alerts --help | --version
 
-Inputs: any AWS KMS EventBridge event, CloudTrail KMS call, Alibaba Cloud KMS CloudMonitor
-event (raw or CloudEvents, single or array), CloudMonitor alarm callback (JSON or form),
-or SQS/SNS Lambda records of those. Exit status: 0 all rendered, 1 some input was bad, 2 usage.
+Inputs: any AWS KMS EventBridge event, CloudTrail KMS call or service event, Alibaba Cloud KMS
+CloudMonitor event (raw or CloudEvents, single or array), ActionTrail KMS record, CloudMonitor
+alarm callback (JSON or form), SQS/SNS Lambda records of those, and CloudTrail/ActionTrail log
+files ({\"Records\": [...]} or an array of records). In log files, other services' records and
+successful read-only KMS calls (Decrypt, Encrypt, GenerateDataKey*, Describe*, List*, Get*) are
+skipped and counted on stderr; --include-read-only keeps the read-only calls.
+Exit status: 0 all rendered, 1 some input was bad, 2 usage.
 To publish to the targets in KMS_ALERTS_TARGETS, pipe the event into a handler binary,
 e.g. `kms-key-lifecycle < event.json`.";
 
@@ -54,13 +59,16 @@ fn read_input(path: &str) -> Result<(String, Vec<u8>), String> {
     }
 }
 
-/// Splits `[--format F] FILE...`.
-fn parse_render_args(args: &[String]) -> Result<(Format, Vec<String>), String> {
+/// Splits `[--format F] [--include-read-only] FILE...`.
+fn parse_render_args(args: &[String]) -> Result<(Format, Options, Vec<String>), String> {
     let mut format = Format::Text;
+    let mut options = Options::default();
     let mut files = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        if a == "--format" || a == "-f" {
+        if a == "--include-read-only" {
+            options.include_read_only = true;
+        } else if a == "--format" || a == "-f" {
             let v = it
                 .next()
                 .ok_or("--format needs a value: text, markdown or json")?;
@@ -76,11 +84,11 @@ fn parse_render_args(args: &[String]) -> Result<(Format, Vec<String>), String> {
     if files.is_empty() {
         return Err("no input: give one or more files, or - for stdin".to_string());
     }
-    Ok((format, files))
+    Ok((format, options, files))
 }
 
 fn render_cmd(args: &[String]) -> ExitCode {
-    let (format, files) = match parse_render_args(args) {
+    let (format, options, files) = match parse_render_args(args) {
         Ok(x) => x,
         Err(e) => return usage_error(&e),
     };
@@ -88,11 +96,16 @@ fn render_cmd(args: &[String]) -> ExitCode {
     let mut out = stdout.lock();
     let mut failed = false;
     let mut first = true;
+    let mut skipped = Skipped::default();
     for path in &files {
-        let records = match read_input(path)
-            .and_then(|(label, bytes)| parse_labelled(&bytes, &label).map_err(|e| e.to_string()))
-        {
-            Ok(r) => r,
+        let parsed = read_input(path).and_then(|(label, bytes)| {
+            parse_with(&bytes, &label, options).map_err(|e| e.to_string())
+        });
+        let records = match parsed {
+            Ok(p) => {
+                skipped.add(p.skipped);
+                p.records
+            }
             Err(e) => {
                 eprintln!("kms-alerts: {e}");
                 failed = true;
@@ -121,6 +134,18 @@ fn render_cmd(args: &[String]) -> ExitCode {
         }
     }
     let _ = out.flush();
+    if skipped.total() > 0 {
+        eprintln!(
+            "kms-alerts: skipped {} trail records of other services and {} successful read-only KMS calls{}",
+            skipped.other_service,
+            skipped.read_only,
+            if skipped.read_only > 0 {
+                " (--include-read-only keeps them)"
+            } else {
+                ""
+            }
+        );
+    }
     if failed {
         ExitCode::from(1)
     } else {

@@ -159,8 +159,35 @@ fn unknown_json_is_still_rendered() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).starts_with("[CRITICAL] Unrecognized KMS event"),
+        stdout(&o).starts_with("[CRITICAL] Unrecognized event"),
         "{}",
         stdout(&o)
+    );
+}
+
+#[test]
+fn trail_log_file_alerts_on_kms_records_and_reports_what_it_skipped() {
+    let file = root().join("events/aws/cloudtrail-log-file.json");
+    let file = file.to_str().unwrap();
+    let o = run(&["render", "--format", "json", file], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2, "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains(
+            "skipped 1 trail records of other services and 2 successful read-only KMS calls"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &["render", "--format", "json", "--include-read-only", file],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 4);
+    assert!(
+        stderr(&o).contains("and 0 successful read-only"),
+        "{}",
+        stderr(&o)
     );
 }

@@ -194,12 +194,14 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// Which cloud reported the event.
+/// Which cloud reported the event, decided from the evidence in it (ARNs, region and account
+/// fields, the delivery envelope); `Unknown` when nothing in the input says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cloud {
     Aws,
     Alibaba,
+    Unknown,
 }
 
 impl Cloud {
@@ -208,6 +210,7 @@ impl Cloud {
         match self {
             Cloud::Aws => "aws",
             Cloud::Alibaba => "alibaba",
+            Cloud::Unknown => "unknown",
         }
     }
 
@@ -216,6 +219,7 @@ impl Cloud {
         match self {
             Cloud::Aws => "AWS",
             Cloud::Alibaba => "Alibaba Cloud",
+            Cloud::Unknown => "an unknown cloud",
         }
     }
 }

@@ -5,6 +5,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::alert::{Alert, Cloud, Fact, Family, Kind, Severity};
+use crate::fields::{arn_parts, is_account_id, is_region_code};
 use crate::text::one_line;
 
 /// Longest resource name kept in a title.
@@ -83,18 +84,53 @@ impl Draft {
         }
     }
 
-    /// Fills region and account from the resource ARN where they are still unknown.
-    pub fn fill_from_resource(&mut self) {
-        if let Some((region, account, _)) =
-            self.resource.as_deref().and_then(crate::fields::arn_parts)
-        {
-            if self.region.is_none() {
-                self.region = region.map(str::to_string);
-            }
-            if self.account.is_none() {
-                self.account = account.map(str::to_string);
+    /// Takes region and account from the resource ARN: the resource's region wins over the
+    /// region the event was reported from (a key is in the region of its ARN), and the ARN's
+    /// account fills in where the event named none or only a masked or placeholder one.
+    /// Returns the region the event named when the ARN's differs from it.
+    pub fn fill_from_resource(&mut self) -> Option<String> {
+        // A template ARN from documentation (`instance/<resource-id>`, `$regionId`) proves nothing.
+        let arn = self
+            .resource
+            .as_deref()
+            .filter(|r| !r.contains(['<', '$', '{']))?;
+        let (region, account, _) = arn_parts(arn)?;
+        let mut reported = None;
+        if let Some(r) = region.filter(|r| is_region_code(r)) {
+            if self.region.as_deref() != Some(r) {
+                reported = self.region.replace(r.to_string());
             }
         }
+        if let Some(a) = account.filter(|a| is_account_id(a)) {
+            if !self.account.as_deref().is_some_and(is_account_id) {
+                self.account = Some(a.to_string());
+            }
+        }
+        reported.filter(|r| is_region_code(r))
+    }
+
+    /// Builds `<prefix>:<region>:<account>:<kind>/<id>` as the resource when the event named
+    /// none, from a valid region and account only.
+    pub fn build_resource(&mut self, prefix: &str, kind: &str, id: Option<&str>) {
+        if self.resource.is_some() {
+            return;
+        }
+        let region = self.region.as_deref().filter(|r| is_region_code(r));
+        let account = self.account.as_deref().filter(|a| is_account_id(a));
+        if let (Some(r), Some(a), Some(id)) = (region, account, id) {
+            self.resource = Some(format!("{prefix}:{r}:{a}:{kind}/{id}"));
+        }
+    }
+
+    /// Deduplicates on the resource and the UTC day of the occurrence: AWS reports one
+    /// rotation or material expiry both as its own EventBridge event and as a CloudTrail
+    /// service event, with different ids and times seconds apart.
+    pub fn dedup_per_day(&mut self) {
+        self.dedup_discriminator = self
+            .occurred_at
+            .as_deref()
+            .and_then(|t| t.get(..10))
+            .map(str::to_string);
     }
 
     /// The part of the resource ARN after `marker` (`key/`, `secret/`), if any.
@@ -114,9 +150,10 @@ impl Draft {
             f.value = bounded(std::mem::take(&mut f.value), FIELD_MAX);
         }
         self.summary = bounded(self.summary, 2 * FIELD_MAX);
+        // Only real identifiers: a display name, placeholder or masked value is no region or account.
+        self.region = self.region.filter(|r| is_region_code(r));
+        self.account = self.account.filter(|a| is_account_id(a));
         for field in [
-            &mut self.account,
-            &mut self.region,
             &mut self.resource,
             &mut self.resource_name,
             &mut self.event_id,

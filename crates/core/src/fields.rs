@@ -49,12 +49,14 @@ fn loose_eq(a: &str, b: &str) -> bool {
     }
 }
 
-/// A scalar as text: strings trimmed (empty is `None`), numbers and booleans printed.
+/// A scalar as text: strings trimmed (empty and the literal `null` are `None`), numbers and
+/// booleans printed. CloudMonitor callbacks and some CloudTrail exports write absent values as
+/// the string `null`.
 pub fn scalar_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => {
             let t = s.trim();
-            (!t.is_empty()).then(|| t.to_string())
+            (!t.is_empty() && !t.eq_ignore_ascii_case("null")).then(|| t.to_string())
         }
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
@@ -172,6 +174,29 @@ pub fn arn_parts(arn: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
     ))
 }
 
+/// A cloud region code (`us-east-1`, `us-gov-west-1`, `cn-hangzhou`, `cn-shanghai-finance-1`):
+/// lower-case words joined by `-`, the first all letters. Display names (`US (Virginia)`),
+/// placeholders (`$regionId`, `EXAMPLE`) and masked values are not.
+pub fn is_region_code(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let first = parts.next().unwrap_or("");
+    s.len() <= 32
+        && first.len() >= 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && s.contains('-')
+        && parts.all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// An account id as both clouds write them: digits only (AWS 12, Alibaba Cloud 16). Masked
+/// (`188989715694****`) and placeholder (`$accountId`, `ACCOUNT_NUMBER`) values are not.
+pub fn is_account_id(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
@@ -228,6 +253,44 @@ mod tests {
         ] {
             assert_eq!(time(&bad), None, "input {bad}");
         }
+    }
+
+    #[test]
+    fn region_and_account_codes_only() {
+        for r in [
+            "us-east-1",
+            "us-gov-east-1",
+            "cn-north-1",
+            "cn-hangzhou",
+            "ap-southeast-1",
+            "cn-shanghai-finance-1",
+        ] {
+            assert!(is_region_code(r), "{r}");
+        }
+        for r in [
+            "US (Virginia)",
+            "EXAMPLE",
+            "$regionId",
+            "REGION",
+            "cn-****",
+            "eu",
+            "-east-1",
+            "us--1",
+            "",
+        ] {
+            assert!(!is_region_code(r), "{r}");
+        }
+        assert!(is_account_id("111122223333") && is_account_id("1192850000000060"));
+        for a in [
+            "188989715694****",
+            "$accountId",
+            "ACCOUNT_NUMBER",
+            "",
+            "12-34",
+        ] {
+            assert!(!is_account_id(a), "{a}");
+        }
+        assert_eq!(text(&json!({"regionId": "null"}), &["regionId"]), None);
     }
 
     #[test]

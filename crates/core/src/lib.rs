@@ -26,7 +26,10 @@ pub mod text;
 pub use alert::{Alert, Cloud, Fact, Family, Kind, Severity};
 pub use error::ParseError;
 pub use render::{render, Format};
-pub use sources::{parse, parse_labelled, parse_value, Record};
+pub use sources::{
+    parse, parse_labelled, parse_value, parse_value_with, parse_with, Options, Parsed, Record,
+    Skipped,
+};
 
 /// Test helper: the one alert a single JSON event becomes.
 #[cfg(test)]

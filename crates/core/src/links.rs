@@ -27,19 +27,37 @@ pub(crate) fn percent_encode(s: &str) -> String {
     out
 }
 
+/// The AWS console origin for a region, by partition: China regions (`cn-north-1`,
+/// `cn-northwest-1`) open console.amazonaws.cn, GovCloud (`us-gov-*`)
+/// console.amazonaws-us-gov.com, the isolated partitions (`us-iso-*`, `eu-isoe-*`) have no
+/// public console.
+fn aws_console(region: &str) -> Option<String> {
+    if !is_region(region) || region.contains("-iso") {
+        return None;
+    }
+    Some(if region.starts_with("cn-") {
+        "https://console.amazonaws.cn".to_string()
+    } else if region.starts_with("us-gov-") {
+        "https://console.amazonaws-us-gov.com".to_string()
+    } else {
+        format!("https://{region}.console.aws.amazon.com")
+    })
+}
+
 /// The AWS KMS console page of a key (`1234abcd-...` or `mrk-...`).
 pub fn aws_key(region: &str, key_id: &str) -> Option<String> {
-    (is_region(region) && is_plain_id(key_id)).then(|| {
-        format!(
-            "https://{region}.console.aws.amazon.com/kms/home?region={region}#/kms/keys/{key_id}"
-        )
-    })
+    let origin = aws_console(region).filter(|_| is_plain_id(key_id))?;
+    Some(format!(
+        "{origin}/kms/home?region={region}#/kms/keys/{key_id}"
+    ))
 }
 
 /// The CloudTrail event history page of one event.
 pub fn aws_cloudtrail_event(region: &str, event_id: &str) -> Option<String> {
-    (is_region(region) && is_plain_id(event_id))
-        .then(|| format!("https://{region}.console.aws.amazon.com/cloudtrail/home?region={region}#/events/{event_id}"))
+    let origin = aws_console(region).filter(|_| is_plain_id(event_id))?;
+    Some(format!(
+        "{origin}/cloudtrail/home?region={region}#/events/{event_id}"
+    ))
 }
 
 /// The Alibaba Cloud KMS console page of a key. Masked ids (`0d603b4a-****71be`) get no link.
@@ -83,6 +101,21 @@ mod tests {
             Some("https://us-west-2.console.aws.amazon.com/kms/home?region=us-west-2#/kms/keys/1234abcd-12ab-34cd-56ef-1234567890ab")
         );
         assert_eq!(aws_key("us-west-2", "alias/x](http://evil)"), None);
+        assert_eq!(
+            aws_key("cn-north-1", "k-1").as_deref(),
+            Some("https://console.amazonaws.cn/kms/home?region=cn-north-1#/kms/keys/k-1")
+        );
+        assert_eq!(
+            aws_key("us-gov-west-1", "k-1").as_deref(),
+            Some(
+                "https://console.amazonaws-us-gov.com/kms/home?region=us-gov-west-1#/kms/keys/k-1"
+            )
+        );
+        assert_eq!(
+            aws_cloudtrail_event("cn-northwest-1", "e-1").as_deref(),
+            Some("https://console.amazonaws.cn/cloudtrail/home?region=cn-northwest-1#/events/e-1")
+        );
+        assert_eq!(aws_key("us-iso-east-1", "k-1"), None);
         assert_eq!(aws_key("evil.com/", "abc"), None);
         assert_eq!(alibaba_key("cn-hangzhou", "0d603b4a-********71be"), None);
         assert_eq!(

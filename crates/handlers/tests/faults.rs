@@ -34,8 +34,12 @@ fn batch(n: usize) -> String {
     let base: Value = serde_json::from_slice(&event("aws/kms-cmk-rotation.json")).unwrap();
     let records: Vec<Value> = (0..n)
         .map(|i| {
+            // Ten distinct rotations: rotations of one key on one day are one occurrence.
             let mut e = base.clone();
             e["id"] = format!("ev-{i}").into();
+            let key = format!("1234abcd-12ab-34cd-56ef-{i:012}");
+            e["detail"]["key-id"] = key.clone().into();
+            e["resources"] = json!([format!("arn:aws:kms:us-west-2:111122223333:key/{key}")]);
             json!({"messageId": format!("m-{i}"), "eventSource": "aws:sqs", "body": e.to_string()})
         })
         .collect();

@@ -6,32 +6,67 @@ use serde_json::Value;
 use super::{first_text, Envelope};
 use crate::alert::{Cloud, Family, Kind, Severity};
 use crate::draft::Draft;
-use crate::fields::{field, number, object, text, time, time_field};
+use crate::fields::{field, is_region_code, number, object, text, time, time_field};
 use crate::{links, Alert};
 
-/// A CloudMonitor system event of KMS: `product` kms, or a `name` in KMS's namespaces.
+/// A CloudMonitor system event of KMS: `product` kms, a CloudEvent of type
+/// `kms:CloudMonitor:*`, or a `name` in KMS's namespaces.
 pub(super) fn is_system_event(v: &Value, env: Option<&Envelope>) -> bool {
     let product = text(v, &["product"]).map(|p| p.eq_ignore_ascii_case("kms"));
-    let name = event_name(v, env);
+    let cloudmonitor_type = env
+        .and_then(|e| e.event_type.as_deref())
+        .is_some_and(|t| t.starts_with("kms:CloudMonitor:"));
+    // Another product's event (`product` `ECS`) shares the `Instance:` namespace: not ours.
     product == Some(true)
-        || name.as_deref().is_some_and(|n| {
-            ["Instance:", "Key:", "Secret:"]
-                .iter()
-                .any(|p| n.starts_with(p))
-                && n.matches(':').count() >= 2
-        })
+        || product.is_none() && cloudmonitor_type
+        || product.is_none()
+            && event_name(v, env).is_some_and(|n| {
+                ["Instance:", "Key:", "Secret:"]
+                    .iter()
+                    .any(|p| n.starts_with(p))
+                    && n.matches(':').count() >= 2
+            })
 }
 
-/// The event name: `name`, else `eventName`, else the CloudEvent type without its `kms:` prefix.
+/// The CloudMonitor name an EventBridge type stands for:
+/// `kms:CloudMonitor:Secret[RotateSecret:Failure]` is `Secret:RotateSecret:Failure` (the
+/// documented form); the older guessed `kms:Secret:RotateSecret:Failure` is read too.
+fn name_from_type(t: &str) -> Option<String> {
+    if let Some(rest) = t.strip_prefix("kms:CloudMonitor:") {
+        return Some(match rest.split_once('[') {
+            Some((resource, event)) => format!("{resource}:{}", event.trim_end_matches(']')),
+            None => rest.to_string(),
+        });
+    }
+    if t.starts_with("kms:ActionTrail:") || t.starts_with("kms:Config:") {
+        return None;
+    }
+    t.strip_prefix("kms:")
+        .or_else(|| t.strip_prefix("acs.kms:"))
+        .map(str::to_string)
+}
+
+/// The event name. Candidates in order: `name` (classic CloudMonitor), the name the CloudEvent
+/// type stands for, `eventName` (the EventBridge `data` shape, alone or after `resourceType`).
+/// The first that names a known event wins, else the first there is.
 fn event_name(v: &Value, env: Option<&Envelope>) -> Option<String> {
-    text(v, &["name", "eventName"]).or_else(|| {
-        env.and_then(|e| e.event_type.as_deref()).map(|t| {
-            t.strip_prefix("kms:")
-                .or_else(|| t.strip_prefix("acs.kms:"))
-                .unwrap_or(t)
-                .to_string()
-        })
-    })
+    let event_name = text(v, &["eventName"]);
+    let candidates = [
+        text(v, &["name"]),
+        env.and_then(|e| e.event_type.as_deref())
+            .and_then(name_from_type),
+        event_name.clone(),
+        text(v, &["resourceType"])
+            .zip(event_name)
+            .map(|(r, e)| format!("{r}:{e}")),
+    ];
+    let null = Value::Null;
+    candidates
+        .iter()
+        .flatten()
+        .find(|n| kind_of(n, &null) != Kind::Unknown)
+        .or_else(|| candidates.iter().flatten().next())
+        .cloned()
 }
 
 fn kind_of(name: &str, content: &Value) -> Kind {
@@ -70,19 +105,22 @@ fn kind_of(name: &str, content: &Value) -> Kind {
 pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     let name = event_name(&event, env);
     let null = Value::Null;
-    let content = object(&event, &["content"]);
+    // Classic CloudMonitor events carry `content`; the EventBridge `data` shape `extraAttributes`.
+    let content = object(&event, &["content", "extraAttributes"]);
     let c: &Value = content.as_deref().unwrap_or(&null);
     let kind = kind_of(name.as_deref().unwrap_or(""), c);
     let mut d = Draft::new(kind, Cloud::Alibaba);
     d.event_type = name.clone();
-    d.severity = text(&event, &["level"]).and_then(|l| Severity::from_level(&l));
+    d.severity = text(&event, &["level", "eventLevel"]).and_then(|l| Severity::from_level(&l));
     d.event_id = text(c, &["eventId"])
-        .or_else(|| text(&event, &["id"]))
+        .or_else(|| text(&event, &["id", "eventId"]))
         .or_else(|| env.and_then(|e| e.id.clone()));
-    d.region = text(&event, &["regionId"]).or_else(|| env.and_then(|e| e.region.clone()));
+    d.region = text(&event, &["regionId"])
+        .filter(|r| is_region_code(r))
+        .or_else(|| env.and_then(|e| e.region.clone()));
     d.account = text(&event, &["userId", "aliyunAccountId"])
         .or_else(|| env.and_then(|e| e.account.clone()));
-    d.occurred_at = time_field(&event, &["time", "eventTime"])
+    d.occurred_at = time_field(&event, &["time", "eventTime", "startTime"])
         .or_else(|| {
             time_field(
                 c,
@@ -97,8 +135,16 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
         })
         .or_else(|| env.and_then(|e| e.time.clone()));
 
+    // The KMS key's or secret's own ARN is the resource. A rotation's `RotationEntityArn` can
+    // name the RDS/ECS instance whose password rotated: that is a fact, not the resource.
+    let entity = text(c, &["deleteEntityArn", "rotationEntityArn"]);
     let top_resource = text(&event, &["resourceId"]).filter(|r| r.starts_with("acs:"));
-    d.resource = text(c, &["deleteEntityArn", "rotationEntityArn"]).or(top_resource);
+    let is_kms_arn = |a: &String| a.starts_with("acs:kms:");
+    let rotated_instance = entity.clone().filter(|a| !is_kms_arn(a));
+    d.resource = entity
+        .filter(is_kms_arn)
+        .or(top_resource.clone().filter(is_kms_arn))
+        .or(top_resource);
     d.fill_from_resource();
     let region = d.region.clone().unwrap_or_default();
 
@@ -106,6 +152,7 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
         Kind::KeyDeletionScheduled | Kind::KeyDeleted => {
             let key = first_text(&[c], &["keyId"]).or_else(|| d.resource_tail("key/"));
             d.resource_name = key.clone();
+            d.build_resource("acs:kms", "key", key.as_deref());
             let planned = time_field(c, &["plannedDeleteTime"]);
             let deleted = time_field(c, &["deleteTime"]);
             d.fact("Key ID", key.clone());
@@ -126,6 +173,7 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
         Kind::SecretDeletionScheduled | Kind::SecretDeleted => {
             let secret = text(c, &["secretName"]).or_else(|| d.resource_tail("secret/"));
             d.resource_name = secret.clone();
+            d.build_resource("acs:kms", "secret", secret.as_deref());
             let planned = time_field(c, &["plannedDeleteTime"]);
             d.fact("Secret", secret.clone());
             d.fact("Planned deletion", planned.clone());
@@ -147,13 +195,18 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
         Kind::SecretRotationFailed | Kind::SecretRotationSucceeded => {
             let secret = text(c, &["secretName"]).or_else(|| d.resource_tail("secret/"));
             d.resource_name = secret.clone();
+            d.build_resource("acs:kms", "secret", secret.as_deref());
             let (code, message) = failure_info(c);
             d.fact("Secret", secret.clone());
             d.fact(
                 "Secret type",
-                join_type(text(c, &["secretType"]), text(c, &["secretSubType"])),
+                join_type(
+                    text(c, &["secretType"]),
+                    text(c, &["secretSubType", "rotationSubType"]),
+                ),
             );
             d.fact("Rotation status", text(c, &["rotationStatus"]));
+            d.fact("Rotated instance", rotated_instance.clone());
             d.fact("Error code", code.clone());
             d.fact("Error message", message.clone());
             d.fact("Failed at", time_field(c, &["failureTime"]));
@@ -161,7 +214,8 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
             d.fact("Message", text(c, &["message"]));
             let s = secret.as_deref().unwrap_or("(unknown secret)");
             d.summary = if kind == Kind::SecretRotationFailed {
-                let why = match (&code, &message) {
+                let message = message.as_deref().map(|m| m.trim_end_matches('.'));
+                let why = match (code.as_deref(), message) {
                     (Some(c), Some(m)) => format!(": {c}: {m}"),
                     (Some(x), None) | (None, Some(x)) => format!(": {x}"),
                     _ => String::new(),

@@ -9,14 +9,35 @@ use crate::draft::Draft;
 use crate::fields::{field, text, time_field};
 use crate::{links, Alert};
 
-/// An EventBridge event from `aws.kms` that is not a CloudTrail API call.
+/// An EventBridge event from `aws.kms` that is not a CloudTrail record (`AWS API Call via
+/// CloudTrail`, `AWS Service Event via CloudTrail`).
 pub(super) fn is_kms_event(v: &Value) -> bool {
     let source = v.get("source").and_then(Value::as_str);
     let detail_type = text(v, &["detail-type"]);
-    source == Some("aws.kms") && detail_type.as_deref() != Some("AWS API Call via CloudTrail")
+    let via_cloudtrail = detail_type
+        .as_deref()
+        .is_some_and(|d| d.ends_with("via CloudTrail"));
+    source == Some("aws.kms") && !via_cloudtrail
         || detail_type
             .as_deref()
             .is_some_and(|d| d.starts_with("KMS "))
+}
+
+/// What a key lifecycle event means and what to do, for the kinds AWS KMS itself reports
+/// (the EventBridge events and the same occurrences as CloudTrail service events).
+pub(super) fn lifecycle_summary(kind: Kind, key: &str) -> Option<String> {
+    Some(match kind {
+        Kind::KeyRotated => format!(
+            "AWS KMS rotated the key material of key {key}. No action is needed; new encryptions use the new material and old ciphertexts still decrypt."
+        ),
+        Kind::KeyMaterialExpired => format!(
+            "The imported key material of key {key} expired and AWS KMS deleted it. The key cannot be used until you reimport the same key material."
+        ),
+        Kind::KeyDeleted => format!(
+            "AWS KMS deleted key {key} after its waiting period. Data encrypted under it can no longer be decrypted."
+        ),
+        _ => return None,
+    })
 }
 
 pub(super) fn normalize(event: Value) -> Alert {
@@ -77,18 +98,19 @@ pub(super) fn normalize(event: Value) -> Alert {
     }
 
     let key = key_id.as_deref().unwrap_or("(unknown key)");
-    d.summary = match kind {
-        Kind::KeyRotated => format!(
-            "AWS KMS rotated the key material of key {key}. No action is needed; new encryptions use the new material and old ciphertexts still decrypt."
-        ),
-        Kind::KeyMaterialExpired => format!(
-            "The imported key material of key {key} expired and AWS KMS deleted it. The key cannot be used until you reimport the same key material."
-        ),
-        Kind::KeyDeleted => format!(
-            "AWS KMS deleted key {key} after its waiting period. Data encrypted under it can no longer be decrypted."
-        ),
-        _ => format!("AWS KMS sent an event of a type this tool does not recognise ({}).", if detail_type.is_empty() { "no detail-type" } else { &detail_type }),
-    };
+    if matches!(kind, Kind::KeyRotated | Kind::KeyMaterialExpired) {
+        d.dedup_per_day();
+    }
+    d.summary = lifecycle_summary(kind, key).unwrap_or_else(|| {
+        format!(
+            "AWS KMS sent an event of a type this tool does not recognise ({}).",
+            if detail_type.is_empty() {
+                "no detail-type"
+            } else {
+                &detail_type
+            }
+        )
+    });
     if kind == Kind::Unknown {
         d.family = Some(Family::KeyLifecycle);
         d.title = Some(format!(

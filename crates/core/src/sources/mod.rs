@@ -4,12 +4,13 @@
 mod alibaba;
 mod api_call;
 mod aws_kms;
+mod evidence;
 mod metric_alarm;
 mod unknown;
 
 use serde_json::Value;
 
-use crate::alert::Alert;
+use crate::alert::{Alert, Cloud};
 use crate::error::ParseError;
 use crate::fields::{field, scalar_text, text};
 
@@ -25,7 +26,46 @@ pub struct Record {
     pub result: Result<Alert, ParseError>,
 }
 
-/// What a CloudEvents envelope says about the event it wraps; used where the event is silent.
+/// How to read trail log files.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Options {
+    /// Keep successful read-only calls (Decrypt, Encrypt, GenerateDataKey*, Describe*, List*,
+    /// Get*) found in CloudTrail/ActionTrail log files; by default they are counted and skipped,
+    /// since they are most of a trail's volume. A single delivered event is never skipped.
+    pub include_read_only: bool,
+}
+
+/// What a trail log file held that was deliberately not turned into alerts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Skipped {
+    /// Records of other services' calls.
+    pub other_service: usize,
+    /// Successful read-only KMS calls (see [`Options::include_read_only`]).
+    pub read_only: usize,
+}
+
+impl Skipped {
+    /// Both counts together.
+    pub fn total(&self) -> usize {
+        self.other_service + self.read_only
+    }
+
+    /// Adds another input's counts.
+    pub fn add(&mut self, other: Skipped) {
+        self.other_service += other.other_service;
+        self.read_only += other.read_only;
+    }
+}
+
+/// The records of one input and what was skipped in it.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub records: Vec<Record>,
+    pub skipped: Skipped,
+}
+
+/// What the delivery around an event says about it; used where the event itself is silent.
+/// CloudEvents fill every field; an SQS or SNS delivery says only that the event came through AWS.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Envelope {
     pub id: Option<String>,
@@ -33,6 +73,7 @@ pub(crate) struct Envelope {
     pub account: Option<String>,
     pub region: Option<String>,
     pub time: Option<String>,
+    pub cloud: Option<Cloud>,
 }
 
 /// Parses raw input bytes: JSON of any supported shape, or a form-encoded CloudMonitor alarm
@@ -44,15 +85,40 @@ pub fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
 
 /// Like [`parse`], with a label for error messages (a file name, a request id).
 pub fn parse_labelled(input: &[u8], what: &str) -> Result<Vec<Record>, ParseError> {
+    Ok(parse_with(input, what, Options::default())?.records)
+}
+
+/// Like [`parse_labelled`], with options, also returning what trail log files held that was skipped.
+pub fn parse_with(input: &[u8], what: &str, options: Options) -> Result<Parsed, ParseError> {
     let value = decode(input, what)?;
-    Ok(parse_value(value))
+    Ok(parse_value_with(value, options))
 }
 
 /// Turns already-decoded JSON into records.
 pub fn parse_value(value: Value) -> Vec<Record> {
-    let mut out = Vec::new();
-    walk(value, None, 0, &mut out);
-    out
+    parse_value_with(value, Options::default()).records
+}
+
+/// Turns already-decoded JSON into records, with options.
+pub fn parse_value_with(value: Value, options: Options) -> Parsed {
+    let mut w = Walker {
+        options,
+        out: Parsed::default(),
+    };
+    if let Value::Array(items) = &value {
+        if !items.is_empty() && items.iter().all(api_call::is_trail_record) {
+            // An ActionTrail log file: a JSON array of records.
+            let Value::Array(items) = value else {
+                return w.out;
+            };
+            for item in items {
+                w.trail_record(item, &Ctx::default());
+            }
+            return w.out;
+        }
+    }
+    w.walk(value, &Ctx::default(), 0);
+    w.out
 }
 
 fn decode(input: &[u8], what: &str) -> Result<Value, ParseError> {
@@ -69,163 +135,217 @@ fn decode(input: &[u8], what: &str) -> Result<Value, ParseError> {
     }
 }
 
-fn walk(value: Value, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Record>) {
-    if depth >= MAX_DEPTH {
-        return out.push(record(delivery_id, Ok(unknown::normalize(value, None))));
-    }
-    match value {
-        Value::Array(items) if !items.is_empty() => {
-            for item in items {
-                walk(item, delivery_id, depth + 1, out);
-            }
+/// Where an event is in its delivery: the id to report it by and what the envelopes said.
+#[derive(Default)]
+struct Ctx<'a> {
+    delivery_id: Option<&'a str>,
+    /// Set once an SQS or SNS envelope was unwrapped: the event came through AWS.
+    via_aws: bool,
+}
+
+impl<'a> Ctx<'a> {
+    fn with_id<'b>(&self, id: Option<&'b str>) -> Ctx<'b>
+    where
+        'a: 'b,
+    {
+        Ctx {
+            delivery_id: self.delivery_id.or(id),
+            via_aws: self.via_aws,
         }
-        Value::Object(_) => walk_object(value, delivery_id, depth, out),
-        other => out.push(record(delivery_id, Ok(unknown::normalize(other, None)))),
+    }
+
+    fn aws<'b>(&self, id: Option<&'b str>) -> Ctx<'b>
+    where
+        'a: 'b,
+    {
+        Ctx {
+            delivery_id: id,
+            via_aws: true,
+        }
+    }
+
+    fn envelope(&self) -> Option<Envelope> {
+        self.via_aws.then(|| Envelope {
+            cloud: Some(Cloud::Aws),
+            ..Envelope::default()
+        })
     }
 }
 
-fn walk_object(value: Value, delivery_id: Option<&str>, depth: usize, out: &mut Vec<Record>) {
-    // Lambda SQS / SNS event: {"Records": [...]}
-    let is_batch =
-        matches!(value.get("Records"), Some(Value::Array(rs)) if rs.iter().any(is_delivery_record));
-    if is_batch {
-        if let Some(Value::Array(records)) = value.get("Records").cloned() {
-            for r in records {
-                walk_delivery_record(r, depth, out);
+struct Walker {
+    options: Options,
+    out: Parsed,
+}
+
+impl Walker {
+    fn push(&mut self, ctx: &Ctx, result: Result<Alert, ParseError>) {
+        self.out.records.push(record(ctx.delivery_id, result));
+    }
+
+    fn walk(&mut self, value: Value, ctx: &Ctx, depth: usize) {
+        if depth >= MAX_DEPTH {
+            let env = ctx.envelope();
+            return self.push(ctx, Ok(unknown::normalize(value, env.as_ref())));
+        }
+        match value {
+            Value::Array(items) if !items.is_empty() => {
+                for item in items {
+                    self.walk(item, ctx, depth + 1);
+                }
             }
-            return;
+            Value::Object(_) => self.walk_object(value, ctx, depth),
+            other => {
+                let env = ctx.envelope();
+                self.push(ctx, Ok(unknown::normalize(other, env.as_ref())))
+            }
         }
     }
-    // SNS notification delivered as JSON (SNS -> SQS without raw delivery, SNS -> HTTPS).
-    if value.get("Type").and_then(Value::as_str) == Some("Notification") {
-        if let Some(Value::String(message)) = value.get("Message") {
-            let id = text(&value, &["MessageId"]);
-            let id = delivery_id.map(str::to_string).or(id);
-            return walk_embedded(
-                message,
-                "SNS notification Message",
-                id.as_deref(),
-                depth,
-                out,
-            );
+
+    fn walk_object(&mut self, mut value: Value, ctx: &Ctx, depth: usize) {
+        if let Some(Value::Array(rs)) = value.get("Records") {
+            // Lambda SQS / SNS event: {"Records": [...]}
+            if rs.iter().any(is_delivery_record) {
+                if let Some(Value::Array(records)) =
+                    value.as_object_mut().and_then(|m| m.remove("Records"))
+                {
+                    for r in records {
+                        self.walk_delivery_record(r, depth);
+                    }
+                }
+                return;
+            }
+            // A CloudTrail log file as written to S3: {"Records": [record, ...]}
+            if rs.iter().any(api_call::is_trail_record) {
+                if let Some(Value::Array(records)) =
+                    value.as_object_mut().and_then(|m| m.remove("Records"))
+                {
+                    for r in records {
+                        self.trail_record(r, ctx);
+                    }
+                }
+                return;
+            }
+        }
+        // SNS notification delivered as JSON (SNS -> SQS without raw delivery, SNS -> HTTPS).
+        if value.get("Type").and_then(Value::as_str) == Some("Notification") {
+            if let Some(Value::String(message)) = value.get("Message") {
+                let id = text(&value, &["MessageId"]);
+                let inner = ctx.aws(ctx.delivery_id.or(id.as_deref()));
+                return self.walk_embedded(message, "SNS notification Message", &inner, depth);
+            }
+        }
+        // CloudEvents 1.0 (Alibaba EventBridge).
+        if value.get("specversion").is_some()
+            && (value.get("data").is_some() || value.get("data_base64").is_some())
+        {
+            return self.walk_cloudevent(value, ctx, depth);
+        }
+        let env = ctx.envelope();
+        self.push(ctx, Ok(normalize(value, env.as_ref())));
+    }
+
+    /// One record of a trail log file: KMS calls become alerts; other services' calls and, by
+    /// default, successful read-only KMS calls are counted as skipped.
+    fn trail_record(&mut self, r: Value, ctx: &Ctx) {
+        if !api_call::is_trail_record(&r) {
+            return self.walk(r, ctx, 1);
+        }
+        if !api_call::is_api_call(&r, None) {
+            self.out.skipped.other_service += 1;
+        } else if !self.options.include_read_only && api_call::is_routine_read(&r) {
+            self.out.skipped.read_only += 1;
+        } else {
+            let env = ctx.envelope();
+            self.push(ctx, Ok(normalize(r, env.as_ref())));
         }
     }
-    // CloudEvents 1.0 (Alibaba EventBridge).
-    if value.get("specversion").is_some()
-        && (value.get("data").is_some() || value.get("data_base64").is_some())
-    {
-        return walk_cloudevent(value, delivery_id, depth, out);
+
+    fn walk_delivery_record(&mut self, r: Value, depth: usize) {
+        if let Some(sns) = r.get("Sns") {
+            let id = text(sns, &["MessageId"]);
+            let ctx = Ctx::default();
+            let ctx = ctx.aws(id.as_deref());
+            return match sns.get("Message") {
+                Some(Value::String(m)) => self.walk_embedded(
+                    m,
+                    &format!("{} Message", describe("SNS record", id.as_deref())),
+                    &ctx,
+                    depth,
+                ),
+                Some(other) => self.walk(other.clone(), &ctx, depth + 1),
+                None => self.push(
+                    &ctx,
+                    Err(ParseError::field(
+                        describe("SNS record", id.as_deref()),
+                        "Sns.Message",
+                        "is missing",
+                    )),
+                ),
+            };
+        }
+        let id = text(&r, &["messageId"]);
+        let ctx = Ctx::default();
+        let ctx = ctx.aws(id.as_deref());
+        let what = describe("SQS record", id.as_deref());
+        match r.get("body") {
+            Some(Value::String(body)) => {
+                self.walk_embedded(body, &format!("{what} body"), &ctx, depth)
+            }
+            Some(other) => self.push(
+                &ctx,
+                Err(ParseError::field(
+                    what,
+                    "body",
+                    format!("must be a string, found {}", json_type(other)),
+                )),
+            ),
+            None => self.push(&ctx, Err(ParseError::field(what, "body", "is missing"))),
+        }
     }
-    out.push(record(delivery_id, Ok(normalize(value, None))));
+
+    fn walk_embedded(&mut self, s: &str, what: &str, ctx: &Ctx, depth: usize) {
+        match decode(s.as_bytes(), what) {
+            Ok(v) => self.walk(v, ctx, depth + 1),
+            Err(e) => self.push(ctx, Err(e)),
+        }
+    }
+
+    fn walk_cloudevent(&mut self, mut value: Value, ctx: &Ctx, depth: usize) {
+        let env = Envelope {
+            id: text(&value, &["id"]),
+            event_type: text(&value, &["type"]),
+            account: text(&value, &["aliyunaccountid", "aliyunoriginalaccountid"]),
+            region: text(&value, &["aliyunregionid"]),
+            time: field(&value, &["time", "aliyunpublishtime"]).and_then(crate::fields::time),
+            cloud: evidence::cloud_of(&value).or(ctx.envelope().and_then(|e| e.cloud)),
+        };
+        let id = env.id.clone();
+        let ctx = ctx.with_id(id.as_deref());
+        let data = value.as_object_mut().and_then(|m| m.remove("data"));
+        let data = match data {
+            Some(Value::String(s)) => match decode(
+                s.as_bytes(),
+                &describe("CloudEvent data", env.id.as_deref()),
+            ) {
+                Ok(v) => v,
+                Err(e) => return self.push(&ctx, Err(e)),
+            },
+            Some(v) => v,
+            None => {
+                // data_base64 is rare for event sources; keep the envelope itself as the event.
+                return self.push(&ctx, Ok(unknown::normalize(value, Some(&env))));
+            }
+        };
+        match data {
+            Value::Object(_) => self.push(&ctx, Ok(normalize(data, Some(&env)))),
+            other if depth + 1 < MAX_DEPTH => self.walk(other, &ctx, depth + 1),
+            other => self.push(&ctx, Ok(unknown::normalize(other, Some(&env)))),
+        }
+    }
 }
 
 fn is_delivery_record(r: &Value) -> bool {
     r.get("body").is_some() || r.get("Sns").is_some()
-}
-
-fn walk_delivery_record(r: Value, depth: usize, out: &mut Vec<Record>) {
-    if let Some(sns) = r.get("Sns") {
-        let id = text(sns, &["MessageId"]);
-        return match sns.get("Message") {
-            Some(Value::String(m)) => walk_embedded(
-                m,
-                &format!("{} Message", describe("SNS record", id.as_deref())),
-                id.as_deref(),
-                depth,
-                out,
-            ),
-            Some(other) => walk(other.clone(), id.as_deref(), depth + 1, out),
-            None => out.push(record(
-                id.as_deref(),
-                Err(ParseError::field(
-                    describe("SNS record", id.as_deref()),
-                    "Sns.Message",
-                    "is missing",
-                )),
-            )),
-        };
-    }
-    let id = text(&r, &["messageId"]);
-    match r.get("body") {
-        Some(Value::String(body)) => walk_embedded(
-            body,
-            &format!("{} body", describe("SQS record", id.as_deref())),
-            id.as_deref(),
-            depth,
-            out,
-        ),
-        Some(other) => out.push(record(
-            id.as_deref(),
-            Err(ParseError::field(
-                describe("SQS record", id.as_deref()),
-                "body",
-                format!("must be a string, found {}", json_type(other)),
-            )),
-        )),
-        None => out.push(record(
-            id.as_deref(),
-            Err(ParseError::field(
-                describe("SQS record", id.as_deref()),
-                "body",
-                "is missing",
-            )),
-        )),
-    }
-}
-
-fn walk_embedded(
-    s: &str,
-    what: &str,
-    delivery_id: Option<&str>,
-    depth: usize,
-    out: &mut Vec<Record>,
-) {
-    match decode(s.as_bytes(), what) {
-        Ok(v) => walk(v, delivery_id, depth + 1, out),
-        Err(e) => out.push(record(delivery_id, Err(e))),
-    }
-}
-
-fn walk_cloudevent(
-    mut value: Value,
-    delivery_id: Option<&str>,
-    depth: usize,
-    out: &mut Vec<Record>,
-) {
-    let env = Envelope {
-        id: text(&value, &["id"]),
-        event_type: text(&value, &["type"]),
-        account: text(&value, &["aliyunaccountid", "aliyunoriginalaccountid"]),
-        region: text(&value, &["aliyunregionid"]),
-        time: field(&value, &["time", "aliyunpublishtime"]).and_then(crate::fields::time),
-    };
-    let id = delivery_id.map(str::to_string).or_else(|| env.id.clone());
-    let data = value.as_object_mut().and_then(|m| m.remove("data"));
-    let data = match data {
-        Some(Value::String(s)) => match decode(
-            s.as_bytes(),
-            &describe("CloudEvent data", env.id.as_deref()),
-        ) {
-            Ok(v) => v,
-            Err(e) => return out.push(record(id.as_deref(), Err(e))),
-        },
-        Some(v) => v,
-        None => {
-            // data_base64 is rare for event sources; keep the envelope itself as the event.
-            return out.push(record(
-                id.as_deref(),
-                Ok(unknown::normalize(value, Some(&env))),
-            ));
-        }
-    };
-    match data {
-        Value::Object(_) => out.push(record(id.as_deref(), Ok(normalize(data, Some(&env))))),
-        other if depth + 1 < MAX_DEPTH => walk(other, id.as_deref(), depth + 1, out),
-        other => out.push(record(
-            id.as_deref(),
-            Ok(unknown::normalize(other, Some(&env))),
-        )),
-    }
 }
 
 /// Routes one unwrapped event object to the normalizer that recognises it.
@@ -233,7 +353,7 @@ fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     if aws_kms::is_kms_event(&event) {
         return aws_kms::normalize(event);
     }
-    if api_call::is_api_call(&event) {
+    if api_call::is_api_call(&event, env) {
         return api_call::normalize(event, env);
     }
     if alibaba::is_system_event(&event, env) {

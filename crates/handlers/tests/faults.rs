@@ -127,3 +127,24 @@ fn sink_dying_mid_batch_reports_exactly_the_unsent_records() {
         "the 4 already sent were not sent again"
     );
 }
+
+#[test]
+fn deployed_without_targets_refuses_to_start() {
+    for (platform_var, value) in [
+        ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9"),
+        ("FC_CUSTOM_LISTEN_PORT", "0"),
+    ] {
+        for targets in [None, Some("  ")] {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kms-key-lifecycle"));
+            cmd.env_clear().env(platform_var, value);
+            if let Some(t) = targets {
+                cmd.env("KMS_ALERTS_TARGETS", t);
+            }
+            let out = cmd.output().unwrap();
+            let logs = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{platform_var}: {logs}");
+            assert!(logs.contains("KMS_ALERTS_TARGETS"), "{logs}");
+        }
+    }
+}

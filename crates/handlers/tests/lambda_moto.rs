@@ -230,7 +230,15 @@ fn every_sample_through_the_runtime_api_reaches_sns_and_sqs() {
         "every alert is logged, duplicates with sent=[]"
     );
     for v in &published {
-        assert!(v["request_id"].as_str().unwrap().starts_with("req-"), "{v}");
+        // What Lambda's JSON log filtering reads: timestamp, level, message, requestId.
+        assert!(v["requestId"].as_str().unwrap().starts_with("req-"), "{v}");
+        assert_eq!(v["level"], "INFO", "{v}");
+        let ts = v["timestamp"].as_str().unwrap();
+        let b = ts.as_bytes();
+        assert!(
+            ts.len() >= 20 && b[4] == b'-' && b[10] == b'T' && b[13] == b':' && ts.ends_with('Z'),
+            "RFC 3339 UTC timestamp: {ts}"
+        );
         assert!(v["kind"].is_string() && v["dedup_key"].is_string(), "{v}");
     }
     assert_no_secrets(&logs);

@@ -146,6 +146,11 @@ fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
             }
         }
         "mns" => {
+            if rest.starts_with("http://") && !is_loopback_url(rest) {
+                return Err(err(
+                    "MNS over plain http:// would send the signed request and security token in clear; use https://".into(),
+                ));
+            }
             let (endpoint, resource, name) = parse_mns(rest).ok_or_else(|| {
                 err("expected mns:https://<account>.mns.<region>.aliyuncs.com/topics/<name> or /queues/<name>".into())
             })?;
@@ -173,6 +178,21 @@ fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
         endpoint,
         min_severity,
     })
+}
+
+/// `http://127.0.0.1...`, `http://localhost...`, `http://[::1]...`: a stand-in on this machine.
+fn is_loopback_url(url: &str) -> bool {
+    let host = url
+        .strip_prefix("http://")
+        .unwrap_or("")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.is_empty() => h,
+        _ => host,
+    };
+    host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }
 
 fn parse_mns(url: &str) -> Option<(String, MnsResource, String)> {
@@ -301,6 +321,10 @@ mod tests {
             ("sns:topic-name", "expected sns:arn:"),
             ("sqs:queue", "expected sqs:https://"),
             ("kafka:x", "unknown target"),
+            (
+                "mns:http://123.mns.cn-hangzhou.aliyuncs.com/topics/t",
+                "in clear; use https://",
+            ),
             ("stdout?min_severity=loud", "min_severity \"loud\""),
             ("stdout?colour=red", "unknown option \"colour\""),
             (

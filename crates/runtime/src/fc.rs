@@ -137,7 +137,11 @@ async fn too_large(
     request_id: &str,
     max_body: usize,
 ) -> Response<Full<Bytes>> {
-    tracing::error!(request_id, limit = max_body, "request body over the limit");
+    tracing::error!(
+        requestId = request_id,
+        limit = max_body,
+        "request body over the limit"
+    );
     discard(body, max_body).await;
     function_error(
         "PayloadTooLarge",
@@ -215,7 +219,7 @@ async fn invoke_inner(
                 }
             }
             Some(Err(e)) => {
-                tracing::error!(request_id, error = %e, "cannot read the request body");
+                tracing::error!(requestId = request_id, error = %e, "cannot read the request body");
                 return function_error(
                     "BadRequest",
                     format!("request {request_id}: cannot read the body: {e}"),
@@ -226,7 +230,7 @@ async fn invoke_inner(
     let body = buf.freeze();
     match handler.handle_bytes(&body, request_id).await {
         Err(e) => {
-            tracing::error!(request_id, error = %e, "invalid event");
+            tracing::error!(requestId = request_id, error = %e, "invalid event");
             function_error("InvalidEvent", e.to_string())
         }
         Ok(outcome) if outcome.ok() => json_response(

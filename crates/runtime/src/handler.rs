@@ -112,7 +112,7 @@ impl Handler {
         let alert = match record.result {
             Ok(a) => a,
             Err(e) => {
-                tracing::error!(request_id, delivery_id = ?out.delivery_id, error = %e, "record is not a readable event");
+                tracing::error!(requestId = request_id, delivery_id = ?out.delivery_id, error = %e, "record is not a readable event");
                 out.error = Some(e.to_string());
                 return out;
             }
@@ -122,7 +122,7 @@ impl Handler {
         out.dedup_key = Some(alert.dedup_key.clone());
         if alert.family != self.family {
             tracing::warn!(
-                request_id,
+                requestId = request_id,
                 kind = alert.kind.as_str(),
                 dedup_key = %alert.dedup_key,
                 alert_family = alert.family.as_str(),
@@ -137,7 +137,7 @@ impl Handler {
                 filtered,
             }) => {
                 tracing::info!(
-                    request_id,
+                    requestId = request_id,
                     kind = alert.kind.as_str(),
                     severity = alert.severity.as_str(),
                     dedup_key = %alert.dedup_key,
@@ -148,7 +148,7 @@ impl Handler {
                 (out.sent, out.duplicate, out.filtered) = (sent, duplicate, filtered);
             }
             Err(e) => {
-                tracing::error!(request_id, kind = alert.kind.as_str(), dedup_key = %alert.dedup_key, error = %e, "alert not published");
+                tracing::error!(requestId = request_id, kind = alert.kind.as_str(), dedup_key = %alert.dedup_key, error = %e, "alert not published");
                 out.sent = e.sent.clone();
                 out.error = Some(e.to_string());
             }

@@ -66,6 +66,17 @@ pub fn main(family: Family) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Deployed, alerts must go somewhere a person sees them: printing to the function's log and
+    // reporting success would lose them silently. stdout is only the local default.
+    if platform != Platform::Local
+        && std::env::var("KMS_ALERTS_TARGETS").map_or(true, |t| t.trim().is_empty())
+    {
+        tracing::error!(
+            ?platform,
+            "KMS_ALERTS_TARGETS is missing or empty: set it to the SNS/SQS/MNS targets alerts go to"
+        );
+        return ExitCode::from(2);
+    }
     rt.block_on(async move {
         let handler = match Handler::from_env(family).await {
             Ok(h) => h,

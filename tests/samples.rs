@@ -230,6 +230,7 @@ fn cloudtrail_log_file_alerts_on_kms_records_and_counts_the_rest() {
         "log",
         kms_alerts_core::Options {
             include_read_only: true,
+            ..Default::default()
         },
     )
     .unwrap();

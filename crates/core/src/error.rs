@@ -14,6 +14,8 @@ pub enum ParseError {
         column: usize,
         message: String,
     },
+    /// More records than one input may hold; nothing of it was handled.
+    TooManyRecords { what: String, max: usize },
     /// An envelope field that must hold something specific does not.
     InvalidField {
         what: String,
@@ -67,6 +69,10 @@ impl fmt::Display for ParseError {
                 field,
                 message,
             } => write!(f, "{what}: field `{field}` {message}"),
+            ParseError::TooManyRecords { what, max } => write!(
+                f,
+                "{what}: more than {max} records in one input; refused whole so that the platform's retry and dead-letter queue see it (split the batch or raise the limit)"
+            ),
         }
     }
 }

@@ -271,3 +271,27 @@ fn fc_handler_publishes_to_aws_sqs_too() {
         .unwrap_or_default();
     assert_eq!(msgs.len(), 2);
 }
+
+#[test]
+fn a_hostile_array_is_refused_with_bounded_memory_and_the_next_event_still_delivered() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let fc = Fc::start(
+        env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
+        &mns_targets(&mns, "kms-alerts"),
+        &[],
+    );
+    // 1 MB of `[0,0,...]`: 500,000 records in one request.
+    let zeros = format!("[{}0]", "0,".repeat(499_999));
+    let (status, headers, resp) = fc.invoke("hostile-1", zeros.as_bytes());
+    assert_eq!(status, 404, "{resp}");
+    assert_eq!(headers.get("x-fc-status").map(String::as_str), Some("404"));
+    let text = resp.to_string();
+    assert!(text.contains("more than 1000 records"), "{text}");
+    assert!(mns.received().is_empty(), "nothing of it was published");
+    let rss_mib = fc.proc_.peak_rss_kib().unwrap() / 1024;
+    assert!(rss_mib < 100, "peak RSS {rss_mib} MiB for one request");
+
+    let (status, _, resp) = fc.invoke("next-1", &event("alibaba/secret-rotation-failure.json"));
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(mns.received().len(), 2, "topic and audit queue");
+}

@@ -1,16 +1,41 @@
 //! The handler proper, shared by every platform: parse, check the family, publish each alert,
 //! and report per record what happened.
 
-use kms_alerts_core::{parse_labelled, parse_value, Family, ParseError, Record};
+use futures_util::StreamExt;
+use kms_alerts_core::{parse_value_with, parse_with, Family, Options, ParseError, Record};
 use kms_alerts_notify::{ConfigError, Delivery, Notifier};
 use serde::Serialize;
 use serde_json::Value;
+
+/// Default for `KMS_ALERTS_MAX_RECORDS`: the most records one invocation may hold. An SQS
+/// batch is at most 10 records in template.yaml; an EventBridge event is one.
+pub const DEFAULT_MAX_RECORDS: usize = 1000;
+/// How many alerts of one invocation are published at once.
+pub const PUBLISH_CONCURRENCY: usize = 8;
 
 /// One handler: its family and its targets, built once per process.
 #[derive(Debug)]
 pub struct Handler {
     family: Family,
     notifier: Notifier,
+    max_records: usize,
+}
+
+/// `KMS_ALERTS_MAX_RECORDS`, else [`DEFAULT_MAX_RECORDS`].
+fn max_records_from_env() -> Result<usize, ConfigError> {
+    match std::env::var("KMS_ALERTS_MAX_RECORDS") {
+        Err(_) => Ok(DEFAULT_MAX_RECORDS),
+        Ok(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "KMS_ALERTS_MAX_RECORDS: {v:?} is not a positive whole number"
+                ))
+            }),
+    }
 }
 
 /// What happened to one alert (or one record that could not become one).
@@ -62,11 +87,23 @@ impl Handler {
         Ok(Handler {
             family,
             notifier: Notifier::from_env().await?,
+            max_records: max_records_from_env()?,
         })
     }
 
     pub fn new(family: Family, notifier: Notifier) -> Handler {
-        Handler { family, notifier }
+        Handler {
+            family,
+            notifier,
+            max_records: DEFAULT_MAX_RECORDS,
+        }
+    }
+
+    fn options(&self) -> Options {
+        Options {
+            max_records: Some(self.max_records),
+            ..Options::default()
+        }
     }
 
     pub fn family(&self) -> Family {
@@ -77,24 +114,36 @@ impl Handler {
         &self.notifier
     }
 
-    /// Handles raw bytes (FC body, stdin). Unparseable input is an error.
+    /// Handles raw bytes (FC body, stdin). Unparseable input, or more records than
+    /// `KMS_ALERTS_MAX_RECORDS`, is an error and nothing of it is published.
     pub async fn handle_bytes(&self, body: &[u8], request_id: &str) -> Result<Outcome, ParseError> {
-        let records = parse_labelled(body, &format!("request {request_id}"))?;
-        Ok(self.handle_records(records, request_id).await)
+        let parsed = parse_with(body, &format!("request {request_id}"), self.options())?;
+        Ok(self.handle_records(parsed.records, request_id).await)
     }
 
-    /// Handles an already-decoded event (Lambda).
-    pub async fn handle_value(&self, event: Value, request_id: &str) -> Outcome {
-        self.handle_records(parse_value(event), request_id).await
+    /// Handles an already-decoded event (Lambda); over `KMS_ALERTS_MAX_RECORDS` it is an error.
+    pub async fn handle_value(
+        &self,
+        event: Value,
+        request_id: &str,
+    ) -> Result<Outcome, ParseError> {
+        let parsed = parse_value_with(event, self.options());
+        if parsed.over_limit {
+            return Err(ParseError::TooManyRecords {
+                what: format!("request {request_id}"),
+                max: self.max_records,
+            });
+        }
+        Ok(self.handle_records(parsed.records, request_id).await)
     }
 
+    /// Publishes at most [`PUBLISH_CONCURRENCY`] alerts at once, outcomes in record order.
     async fn handle_records(&self, records: Vec<Record>, request_id: &str) -> Outcome {
-        let alerts = futures_util::future::join_all(
-            records
-                .into_iter()
-                .map(|r| self.handle_record(r, request_id)),
-        )
-        .await;
+        let alerts = futures_util::stream::iter(records)
+            .map(|r| self.handle_record(r, request_id))
+            .buffered(PUBLISH_CONCURRENCY)
+            .collect()
+            .await;
         Outcome { alerts }
     }
 

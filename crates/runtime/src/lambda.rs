@@ -43,7 +43,10 @@ pub fn is_sqs_batch(event: &Value) -> bool {
 /// Handles one invocation; `Err` makes it a failed invocation.
 pub async fn invoke(handler: &Handler, event: Value, request_id: &str) -> Result<Value, Error> {
     let sqs = is_sqs_batch(&event);
-    let outcome = handler.handle_value(event, request_id).await;
+    let outcome = handler.handle_value(event, request_id).await.map_err(|e| {
+        tracing::error!(requestId = request_id, error = %e, "invocation refused");
+        Error::from(e.to_string())
+    })?;
     if sqs {
         let ids = outcome.failed_ids().ok_or_else(|| -> Error {
             format!(

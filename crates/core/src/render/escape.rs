@@ -43,7 +43,63 @@ pub fn neutralize_cow(s: &str, max: usize) -> Cow<'_, str> {
             _ => out.push(c),
         }
     }
-    Cow::Owned(out)
+    Cow::Owned(defang_domains(&out))
+}
+
+/// Top-level domains chat and mail clients link on sight; with a path after it (`/login`)
+/// any alphabetic top-level domain counts.
+const COMMON_TLDS: &[&str] = &[
+    "com", "net", "org", "io", "co", "info", "biz", "xyz", "top", "online", "site", "app", "dev",
+    "me", "ai", "cc", "tk", "ml", "ga", "cf", "gq", "ly", "to", "ws", "click", "link", "live",
+    "shop", "store", "cloud", "tech", "zip", "mov", "cn", "ru", "uk", "de", "fr", "jp", "kr", "in",
+    "br", "au", "ca", "nl", "eu", "us", "hk", "tw", "sg", "id", "vn", "su", "ir", "edu", "gov",
+    "mil", "int",
+];
+
+/// Defangs bare domain names (`evil.example.com/login` -> `evil.example[.]com/login`): clients
+/// turn them into links without any `http://`. A name is labels of letters, digits and `-`
+/// joined by dots, ending in a common top-level domain, or in any alphabetic one when a path
+/// follows. Numbers (`41.5`, `2.22.0`) and sentence ends (`found.`) are left alone.
+fn defang_domains(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b'.') {
+            i += 1;
+        }
+        if i == start {
+            let ch = s[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&s[i..i + ch]);
+            i += ch;
+            continue;
+        }
+        let token = &s[start..i];
+        let trimmed = token.trim_end_matches('.');
+        let rest = &token[trimmed.len()..];
+        match trimmed.rfind('.') {
+            Some(dot) if is_domain(trimmed, dot, b.get(i) == Some(&b'/')) => {
+                out.push_str(&trimmed[..dot]);
+                out.push_str("[.]");
+                out.push_str(&trimmed[dot + 1..]);
+                out.push_str(rest);
+            }
+            _ => out.push_str(token),
+        }
+    }
+    out
+}
+
+fn is_domain(name: &str, last_dot: usize, path_follows: bool) -> bool {
+    let tld = &name[last_dot + 1..];
+    let labels_ok = name
+        .split('.')
+        .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    let alphabetic = (2..=24).contains(&tld.len()) && tld.bytes().all(|c| c.is_ascii_alphabetic());
+    labels_ok
+        && alphabetic
+        && (path_follows || COMMON_TLDS.iter().any(|t| t.eq_ignore_ascii_case(tld)))
 }
 
 /// True when `s` is short printable ASCII with single inner spaces and nothing to defuse:
@@ -60,6 +116,13 @@ fn is_inert(s: &str, max: usize) -> bool {
             b':' if b[i + 1..].starts_with(b"//") => return false,
             b']' if b.get(i + 1) == Some(&b'(') => return false,
             b'.' if i >= 3 && b[i - 3..i].eq_ignore_ascii_case(b"www") => return false,
+            // Maybe a bare domain name (`example.com`): the slow path decides.
+            b'.' if i > 0
+                && b[i - 1].is_ascii_alphanumeric()
+                && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) =>
+            {
+                return false
+            }
             b' ' if prev == b' ' => return false,
             b' '..=b'~' => {}
             _ => return false,
@@ -107,11 +170,11 @@ mod tests {
     fn links_mentions_and_markup_are_inert() {
         assert_eq!(
             neutralize("see http://evil.example/x", 100),
-            "see http[:]//evil.example/x"
+            "see http[:]//evil[.]example/x"
         );
         assert_eq!(
             neutralize("visit www.evil.com now", 100),
-            "visit www[.]evil.com now"
+            "visit www[.]evil[.]com now"
         );
         assert_eq!(
             neutralize("hey @all and @here", 100),
@@ -127,6 +190,29 @@ mod tests {
         );
         assert_eq!(neutralize("a@", 10), "a@");
         assert_eq!(neutralize("time 10:30", 100), "time 10:30");
+    }
+
+    #[test]
+    fn bare_domains_are_defanged() {
+        assert_eq!(
+            neutralize("see evil.example.com/login now", 100),
+            "see evil.example[.]com/login now"
+        );
+        assert_eq!(neutralize("evil.example.com", 100), "evil.example[.]com");
+        assert_eq!(neutralize("phish.zz/x", 100), "phish[.]zz/x");
+        for keep in [
+            "41.5 ms",
+            "aws-cli/2.22.0",
+            "It is not found.",
+            "aws.kms",
+            "e.g. this",
+        ] {
+            assert_eq!(neutralize(keep, 100), keep);
+        }
+        assert_eq!(
+            neutralize("http://evil.example.com/x", 100),
+            "http[:]//evil.example[.]com/x"
+        );
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct Options {
     /// Get*) found in CloudTrail/ActionTrail log files; by default they are counted and skipped,
     /// since they are most of a trail's volume. A single delivered event is never skipped.
     pub include_read_only: bool,
+    /// The most records one input may give; past it the walk stops and the input is refused
+    /// (`Parsed::over_limit`), so a hostile array costs no more than this many alerts.
+    pub max_records: Option<usize>,
 }
 
 /// What a trail log file held that was deliberately not turned into alerts.
@@ -62,6 +65,8 @@ impl Skipped {
 pub struct Parsed {
     pub records: Vec<Record>,
     pub skipped: Skipped,
+    /// The input held more than [`Options::max_records`]; `records` is cut short.
+    pub over_limit: bool,
 }
 
 /// What the delivery around an event says about it; used where the event itself is silent.
@@ -89,9 +94,17 @@ pub fn parse_labelled(input: &[u8], what: &str) -> Result<Vec<Record>, ParseErro
 }
 
 /// Like [`parse_labelled`], with options, also returning what trail log files held that was skipped.
+/// An input over [`Options::max_records`] is an error.
 pub fn parse_with(input: &[u8], what: &str, options: Options) -> Result<Parsed, ParseError> {
     let value = decode(input, what)?;
-    Ok(parse_value_with(value, options))
+    let parsed = parse_value_with(value, options);
+    match options.max_records {
+        Some(max) if parsed.over_limit => Err(ParseError::TooManyRecords {
+            what: what.to_string(),
+            max,
+        }),
+        _ => Ok(parsed),
+    }
 }
 
 /// Turns already-decoded JSON into records.
@@ -182,7 +195,20 @@ impl Walker {
         self.out.records.push(record(ctx.delivery_id, result));
     }
 
+    /// True once the record limit is reached: nothing more is normalized.
+    fn full(&mut self) -> bool {
+        let full = self
+            .options
+            .max_records
+            .is_some_and(|max| self.out.records.len() >= max);
+        self.out.over_limit |= full;
+        full
+    }
+
     fn walk(&mut self, value: Value, ctx: &Ctx, depth: usize) {
+        if self.full() {
+            return;
+        }
         if depth >= MAX_DEPTH {
             let env = ctx.envelope();
             return self.push(ctx, Ok(unknown::normalize(value, env.as_ref())));
@@ -247,6 +273,9 @@ impl Walker {
     /// One record of a trail log file: KMS calls become alerts; other services' calls and, by
     /// default, successful read-only KMS calls are counted as skipped.
     fn trail_record(&mut self, r: Value, ctx: &Ctx) {
+        if self.full() {
+            return;
+        }
         if !api_call::is_trail_record(&r) {
             return self.walk(r, ctx, 1);
         }
@@ -261,6 +290,9 @@ impl Walker {
     }
 
     fn walk_delivery_record(&mut self, r: Value, depth: usize) {
+        if self.full() {
+            return;
+        }
         if let Some(sns) = r.get("Sns") {
             let id = text(sns, &["MessageId"]);
             let ctx = Ctx::default();
@@ -497,6 +529,26 @@ mod tests {
         let records = parse(sqs.to_string().as_bytes()).unwrap();
         assert_eq!(records[0].delivery_id.as_deref(), Some("sqs-1"));
         assert_eq!(records[0].result.as_ref().unwrap().kind, Kind::KeyRotated);
+    }
+
+    #[test]
+    fn record_limit_stops_the_walk_and_refuses_the_input() {
+        let zeros = format!("[{}0]", "0,".repeat(500_000));
+        let opts = Options {
+            max_records: Some(100),
+            ..Options::default()
+        };
+        let parsed = parse_value_with(serde_json::from_str(&zeros).unwrap(), opts);
+        assert!(parsed.over_limit);
+        assert_eq!(parsed.records.len(), 100);
+        let err = parse_with(zeros.as_bytes(), "request r-1", opts).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("request r-1: more than 100 records in one input"),
+            "{err}"
+        );
+        let ok = parse_with(b"[1,2,3]", "x", opts).unwrap();
+        assert_eq!((ok.records.len(), ok.over_limit), (3, false));
     }
 
     #[test]

@@ -234,19 +234,18 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     });
     let secret = text(req, &["SecretName"]);
     d.resource_name = key_id.clone().or(key_ref.clone()).or(secret.clone());
-    if d.resource.is_none() {
-        // CloudTrail and ActionTrail records often name the key or secret, not its ARN: build it.
-        let tail = match (&key_id, &secret) {
-            (Some(k), _) => Some(format!("key/{k}")),
-            (None, Some(s)) if cloud == Cloud::Alibaba => Some(format!("secret/{s}")),
-            _ => None,
-        };
-        if let (Some(r), Some(a), Some(t)) = (&d.region, &d.account, tail) {
-            d.resource = Some(match cloud {
-                Cloud::Alibaba => format!("acs:kms:{r}:{a}:{t}"),
-                _ => format!("arn:{}:kms:{r}:{a}:{t}", aws_partition(r)),
-            });
-        }
+    // CloudTrail and ActionTrail records often name the key or secret, not its ARN: build it.
+    let prefix = match cloud {
+        Cloud::Alibaba => "acs:kms".to_string(),
+        _ => format!(
+            "arn:{}:kms",
+            aws_partition(d.region.as_deref().unwrap_or(""))
+        ),
+    };
+    match (&key_id, &secret) {
+        (Some(k), _) => d.build_resource(&prefix, "key", Some(k)),
+        (None, Some(s)) if cloud == Cloud::Alibaba => d.build_resource(&prefix, "secret", Some(s)),
+        _ => {}
     }
 
     let who = field(detail, &["userIdentity"]).unwrap_or(&empty);

@@ -166,11 +166,11 @@ impl<'a> Ctx<'a> {
             via_aws: self.via_aws,
         }
     }
+}
 
-    fn aws<'b>(&self, id: Option<&'b str>) -> Ctx<'b>
-    where
-        'a: 'b,
-    {
+impl<'b> Ctx<'b> {
+    /// The context inside an SQS or SNS envelope: reported by `id`, come through AWS.
+    fn via_aws(id: Option<&'b str>) -> Ctx<'b> {
         Ctx {
             delivery_id: id,
             via_aws: true,
@@ -256,7 +256,7 @@ impl Walker {
         if value.get("Type").and_then(Value::as_str) == Some("Notification") {
             if let Some(Value::String(message)) = value.get("Message") {
                 let id = text(&value, &["MessageId"]);
-                let inner = ctx.aws(ctx.delivery_id.or(id.as_deref()));
+                let inner = Ctx::via_aws(ctx.delivery_id.or(id.as_deref()));
                 return self.walk_embedded(message, "SNS notification Message", &inner, depth);
             }
         }
@@ -295,8 +295,7 @@ impl Walker {
         }
         if let Some(sns) = r.get("Sns") {
             let id = text(sns, &["MessageId"]);
-            let ctx = Ctx::default();
-            let ctx = ctx.aws(id.as_deref());
+            let ctx = Ctx::via_aws(id.as_deref());
             return match sns.get("Message") {
                 Some(Value::String(m)) => self.walk_embedded(
                     m,
@@ -316,8 +315,7 @@ impl Walker {
             };
         }
         let id = text(&r, &["messageId"]);
-        let ctx = Ctx::default();
-        let ctx = ctx.aws(id.as_deref());
+        let ctx = Ctx::via_aws(id.as_deref());
         let what = describe("SQS record", id.as_deref());
         match r.get("body") {
             Some(Value::String(body)) => {

@@ -413,6 +413,26 @@ fn dedup_key_is_stable_and_collapses_redeliveries() {
     raw["time"] = "2022-08-10T16:37:53Z".into();
     let again = kms_alerts_core::parse_value(raw).remove(0).result.unwrap();
     assert_eq!(again.dedup_key, a.dedup_key);
+    // Alibaba deletions dedup per occurrence: a redelivery (new id, new push time) collapses,
+    // a second deletion of a recreated secret of the same name is its own alert.
+    for sample in [
+        "events/alibaba/key-actual-deletion.json",
+        "events/alibaba/secret-deleted-doc-name-drift.json",
+    ] {
+        let first = common::alerts(sample).remove(0);
+        let mut raw = first.raw.clone();
+        raw["id"] = "another-delivery".into();
+        raw["time"] = serde_json::json!(raw["time"].as_i64().unwrap() + 30_000);
+        let redelivered = kms_alerts_core::parse_value(raw.clone())
+            .remove(0)
+            .result
+            .unwrap();
+        assert_eq!(redelivered.dedup_key, first.dedup_key, "{sample}");
+        raw["content"]["deleteTime"] = "2025-09-02T07:00:00Z".into();
+        raw["content"]["eventId"] = "a-later-deletion".into();
+        let later = kms_alerts_core::parse_value(raw).remove(0).result.unwrap();
+        assert_ne!(later.dedup_key, first.dedup_key, "{sample}");
+    }
     // Different events never share a key.
     let mut keys: Vec<String> = common::sample_events()
         .iter()

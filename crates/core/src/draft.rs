@@ -176,12 +176,20 @@ impl Draft {
                 None => self.kind.headline().to_string(),
             },
         };
+        // One deletion reaches us through several channels (EventBridge, CloudMonitor push,
+        // ActionTrail/CloudTrail) with different ids and times seconds apart: the minute it
+        // happened tells occurrences apart, so delete, recreate, delete is two alerts.
+        let deletion_minute = matches!(self.kind, Kind::KeyDeleted | Kind::SecretDeleted)
+            .then(|| self.occurred_at.as_deref().and_then(|t| t.get(..16)))
+            .flatten()
+            .map(|m| format!("deleted {m}"));
         let dedup_key = dedup_key(
             self.cloud,
             self.kind,
             self.resource.as_deref().or(self.resource_name.as_deref()),
             self.dedup_discriminator
                 .as_deref()
+                .or(deletion_minute.as_deref())
                 .or(self.event_id.as_deref())
                 .or(self.occurred_at.as_deref()),
             &raw,
@@ -208,10 +216,11 @@ impl Draft {
     }
 }
 
-/// `cloud:kind:` and 24 hex digits of SHA-256 over what identifies the occurrence. Deletions of
-/// a resource happen once, so they dedup on the resource alone (AWS documents that `KMS CMK
-/// Deletion` can arrive several times with different ids). Without a discriminator the whole
-/// raw event is hashed, so byte-identical redeliveries still collapse.
+/// `cloud:kind:` and 24 hex digits of SHA-256 over what identifies the occurrence. An AWS key
+/// is deleted once (key ids are never reused, and AWS documents that `KMS CMK Deletion` can
+/// arrive several times with different ids), so its deletion dedups on the key alone; other
+/// deletions on the resource and the deletion time (a secret name can be used again). Without
+/// a discriminator the whole raw event is hashed, so byte-identical redeliveries still collapse.
 fn dedup_key(
     cloud: Cloud,
     kind: Kind,
@@ -226,8 +235,7 @@ fn dedup_key(
     h.update([0]);
     h.update(resource.unwrap_or(""));
     h.update([0]);
-    let once_per_resource =
-        matches!(kind, Kind::KeyDeleted | Kind::SecretDeleted) && resource.is_some();
+    let once_per_resource = cloud == Cloud::Aws && kind == Kind::KeyDeleted && resource.is_some();
     if !once_per_resource {
         match discriminator {
             Some(d) => h.update(d),

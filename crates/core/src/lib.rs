@@ -27,8 +27,8 @@ pub use alert::{Alert, Cloud, Fact, Family, Kind, Severity};
 pub use error::ParseError;
 pub use render::{render, Format};
 pub use sources::{
-    parse, parse_labelled, parse_value, parse_value_with, parse_with, Options, Parsed, Record,
-    Skipped,
+    parse, parse_alarm_callback, parse_labelled, parse_value, parse_value_with, parse_with,
+    Options, Parsed, Record, Skipped,
 };
 
 /// Test helper: the one alert a single JSON event becomes.

@@ -25,7 +25,6 @@ impl Fc {
             ("FC_CUSTOM_LISTEN_PORT", port.to_string()),
             ("KMS_ALERTS_TARGETS", targets.to_string()),
             ("KMS_ALERTS_RETRY_BASE_MS", "5".to_string()),
-            ("KMS_ALERTS_MAX_BODY_BYTES", (1024 * 1024).to_string()),
             ("KMS_ALERTS_LOG_FORMAT", "json".to_string()),
         ];
         env.extend(extra.iter().cloned());
@@ -224,23 +223,255 @@ fn sink_failure_fails_the_invocation_with_x_fc_status() {
     assert!(!resp.to_string().contains(FAKE_ALIBABA_SECRET));
 }
 
+const TOKEN: &str = "k3y-0f-the-callback-url-9f8e7d6c5b4a";
+
+fn callback_fn(mns: &MnsServer, topic: &str) -> Fc {
+    Fc::start(
+        env!("CARGO_BIN_EXE_kms-alarm-callback"),
+        &mns_targets(mns, topic),
+        &[("KMS_ALERTS_ALARM_TOKEN", TOKEN.to_string())],
+    )
+}
+
+/// An anonymous caller's request through the HTTP trigger (FC marks it `/http-invoke`).
+fn http_call(fc: &Fc, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    let (status, _, body) = request(
+        &fc.addr,
+        method,
+        path,
+        &[
+            ("x-fc-request-id", "http-1"),
+            ("x-fc-control-path", "/http-invoke"),
+            ("x-fc-access-key-id", "STS.FAKEid"),
+            ("x-fc-access-key-secret", FAKE_ALIBABA_SECRET),
+            ("x-fc-security-token", FAKE_STS_TOKEN),
+            ("content-type", content_type),
+        ],
+        body,
+    )
+    .unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+const FORM: &str = "application/x-www-form-urlencoded; charset=UTF-8";
+
 #[test]
-fn form_encoded_alarm_callback_is_accepted() {
+fn the_alarm_callback_function_takes_only_its_form_on_its_secret_path() {
     let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
-    let fc = Fc::start(
-        env!("CARGO_BIN_EXE_kms-instance-health"),
-        &mns_targets(&mns, "kms-alerts"),
-        &[],
+    let fc = callback_fn(&mns, "kms-alerts");
+    let alarm = event("alibaba/metric-alarm-5xx-firing.form");
+    let path = format!("/alarm/{TOKEN}");
+
+    let (status, body) = http_call(&fc, "POST", &path, FORM, &alarm);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "accepted"),
+        "{}",
+        fc.proc_.logs()
     );
-    let (status, _, resp) = fc.invoke("alarm-1", &event("alibaba/metric-alarm-5xx-firing.form"));
-    assert_eq!(status, 200, "{resp}");
-    assert_eq!(resp["alerts"][0]["kind"], "metric_alarm");
     let topic = mns
         .received()
         .into_iter()
         .find(|r| r.kind == "topics")
         .unwrap();
     assert_eq!(topic.tag.as_deref(), Some("critical"));
+    let alert: Value = serde_json::from_str(&topic.body).unwrap();
+    assert_eq!(alert["kind"], "metric_alarm");
+    let delivered = mns.received().len();
+
+    // Forged events and every other door: refused, nothing published, nothing revealed.
+    let forged = event("alibaba/key-actual-deletion.json");
+    let refused: Vec<(&str, String, &str, Vec<u8>, u16)> = vec![
+        (
+            "POST",
+            "/invoke".into(),
+            "application/json",
+            forged.clone(),
+            404,
+        ),
+        ("POST", "/invoke".into(), FORM, alarm.clone(), 404),
+        ("POST", "/alarm".into(), FORM, alarm.clone(), 404),
+        ("POST", "/alarm/".into(), FORM, alarm.clone(), 404),
+        (
+            "POST",
+            "/alarm/wrong-token-0123456789".into(),
+            FORM,
+            alarm.clone(),
+            404,
+        ),
+        (
+            "POST",
+            format!("/alarm/{}", &TOKEN[..TOKEN.len() - 1]),
+            FORM,
+            alarm.clone(),
+            404,
+        ),
+        (
+            "POST",
+            format!("/alarm/{TOKEN}/x"),
+            FORM,
+            alarm.clone(),
+            404,
+        ),
+        ("GET", path.clone(), FORM, vec![], 404),
+        ("POST", "/initialize".into(), FORM, vec![], 404),
+        (
+            "POST",
+            path.clone(),
+            "application/json",
+            forged.clone(),
+            415,
+        ),
+        ("POST", path.clone(), FORM, forged.clone(), 400),
+        (
+            "POST",
+            path.clone(),
+            FORM,
+            b"alertState=OK&foo=bar".to_vec(),
+            400,
+        ),
+        ("POST", path.clone(), FORM, vec![b'a'; 100 * 1024], 413),
+    ];
+    for (method, p, ct, body, want) in refused {
+        let (status, text) = http_call(&fc, method, &p, ct, &body);
+        assert_eq!(status, want, "{method} {p} {ct}: {text}");
+        assert!(text.len() < 40, "a short reason only: {text}");
+        for secret in ["mns:", "127.0.0.1", "kms-alerts", "alibaba:", TOKEN] {
+            assert!(!text.contains(secret), "{p}: {text} reveals {secret}");
+        }
+    }
+    assert_eq!(
+        mns.received().len(),
+        delivered,
+        "nothing forged was published"
+    );
+
+    // A 30 MB body is cut off at the limit and the function still serves.
+    let (status, _) = oversized(&fc.addr, &path, 30 * 1024 * 1024);
+    assert_eq!(status, 413);
+    let (status, _) = http_call(
+        &fc,
+        "POST",
+        &path,
+        FORM,
+        &event("alibaba/metric-alarm-4xx-unencoded-nulls.form"),
+    );
+    assert_eq!(status, 200);
+
+    let logs = fc.proc_.logs();
+    assert!(!logs.contains(TOKEN), "the token was logged");
+    assert!(!logs.contains("wrong-token"), "a guessed token was logged");
+    assert_no_secrets(&logs);
+}
+
+#[test]
+fn a_failed_callback_delivery_is_503_without_details() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let fc = callback_fn(&mns, "missing-topic");
+    let (status, body) = http_call(
+        &fc,
+        "POST",
+        &format!("/alarm/{TOKEN}"),
+        FORM,
+        &event("alibaba/metric-alarm-5xx-firing.form"),
+    );
+    assert_eq!((status, body.as_str()), (503, "not delivered, retry later"));
+    assert!(
+        fc.proc_.logs().contains("TopicNotExist"),
+        "the operator's log has the cause"
+    );
+}
+
+#[test]
+fn the_alarm_callback_function_will_not_start_without_a_good_token() {
+    for (token, want) in [
+        (None, "KMS_ALERTS_ALARM_TOKEN is missing or empty"),
+        (Some(""), "KMS_ALERTS_ALARM_TOKEN is missing or empty"),
+        (Some("short"), "use at least 16"),
+    ] {
+        let mut env = vec![
+            ("FC_FUNCTION_NAME", "kms-alarm-callback".to_string()),
+            (
+                "FC_CUSTOM_LISTEN_PORT",
+                kms_alerts_testkit::free_port().to_string(),
+            ),
+            (
+                "KMS_ALERTS_TARGETS",
+                "mns:https://1.mns.cn-hangzhou.aliyuncs.com/topics/t".to_string(),
+            ),
+        ];
+        if let Some(t) = token {
+            env.push(("KMS_ALERTS_ALARM_TOKEN", t.to_string()));
+        }
+        let mut p = Proc::spawn(env!("CARGO_BIN_EXE_kms-alarm-callback"), &env);
+        let end = Instant::now() + Duration::from_secs(10);
+        while p.is_running() {
+            assert!(Instant::now() < end, "it started without a good token");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(p.logs().contains(want), "{token:?}: {}", p.logs());
+    }
+}
+
+#[test]
+fn event_functions_refuse_http_trigger_calls_and_have_no_alarm_route() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let fc = Fc::start(
+        env!("CARGO_BIN_EXE_kms-instance-health"),
+        &mns_targets(&mns, "kms-alerts"),
+        &[],
+    );
+    let forged = event("alibaba/qps-reminder.json");
+    assert_eq!(
+        http_call(&fc, "POST", "/invoke", "application/json", &forged).0,
+        404
+    );
+    assert_eq!(
+        http_call(
+            &fc,
+            "POST",
+            "/alarm",
+            FORM,
+            &event("alibaba/metric-alarm-5xx-firing.form")
+        )
+        .0,
+        404
+    );
+    assert!(mns.received().is_empty(), "nothing published");
+    // FC's own event invocation (control path /invoke, or none) still works.
+    let (status, _, resp) = fc.invoke("ok-1", &forged);
+    assert_eq!(status, 200, "{resp}");
+}
+
+/// Declares `declared` bytes and sends them from another thread while reading the answer, as
+/// a client pushing a huge body would; returns the status and how long the answer took.
+fn oversized(addr: &str, path: &str, declared: usize) -> (u16, Duration) {
+    use std::io::{BufRead, BufReader, Write};
+    let started = Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: {FORM}\r\ncontent-length: {declared}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'a'; 1024 * 1024];
+        for _ in 0..declared / chunk.len() {
+            if w.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    let _ = writer.join();
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, started.elapsed())
 }
 
 #[test]
@@ -290,6 +521,16 @@ fn a_hostile_array_is_refused_with_bounded_memory_and_the_next_event_still_deliv
     assert!(mns.received().is_empty(), "nothing of it was published");
     let rss_mib = fc.proc_.peak_rss_kib().unwrap() / 1024;
     assert!(rss_mib < 100, "peak RSS {rss_mib} MiB for one request");
+
+    // A 30 MB event: refused at the declared length, memory still bounded.
+    let (status, took) = oversized(&fc.addr, "/invoke", 30 * 1024 * 1024);
+    assert_eq!(status, 404);
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    let rss_mib = fc.proc_.peak_rss_kib().unwrap() / 1024;
+    assert!(
+        rss_mib < 100,
+        "peak RSS {rss_mib} MiB after a 30 MB request"
+    );
 
     let (status, _, resp) = fc.invoke("next-1", &event("alibaba/secret-rotation-failure.json"));
     assert_eq!(status, 200, "{resp}");

@@ -225,6 +225,11 @@ pub struct Settings {
     pub dedup_ttl: Duration,
     /// How many delivered alerts are remembered at most (`KMS_ALERTS_DEDUP_CAPACITY`, default 10000).
     pub dedup_capacity: usize,
+    /// The longest one request to a target may take (`KMS_ALERTS_ATTEMPT_TIMEOUT_MS`, default 5000).
+    pub attempt_timeout: Duration,
+    /// The longest one publish to a target may take, retries included
+    /// (`KMS_ALERTS_PUBLISH_TIMEOUT_MS`, default 15000).
+    pub publish_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -234,6 +239,8 @@ impl Default for Settings {
             retry_base: Duration::from_millis(100),
             dedup_ttl: Duration::from_secs(600),
             dedup_capacity: 10_000,
+            attempt_timeout: Duration::from_secs(5),
+            publish_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -262,6 +269,18 @@ impl Settings {
             retry_base: Duration::from_millis(num("KMS_ALERTS_RETRY_BASE_MS", 100, 1, 60_000)?),
             dedup_ttl: Duration::from_secs(num("KMS_ALERTS_DEDUP_TTL_SECONDS", 600, 0, 86_400)?),
             dedup_capacity: num("KMS_ALERTS_DEDUP_CAPACITY", 10_000, 1, 10_000_000)? as usize,
+            attempt_timeout: Duration::from_millis(num(
+                "KMS_ALERTS_ATTEMPT_TIMEOUT_MS",
+                5_000,
+                100,
+                60_000,
+            )?),
+            publish_timeout: Duration::from_millis(num(
+                "KMS_ALERTS_PUBLISH_TIMEOUT_MS",
+                15_000,
+                100,
+                900_000,
+            )?),
         })
     }
 }

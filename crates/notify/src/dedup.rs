@@ -24,6 +24,11 @@ impl DedupCache {
         }
     }
 
+    /// Whether deduplication is on (a TTL of zero turns it off).
+    pub fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
     /// Whether `key` was recorded less than `ttl` ago.
     pub fn contains(&mut self, key: &str, now: Instant) -> bool {
         if self.ttl.is_zero() {

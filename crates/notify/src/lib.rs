@@ -3,7 +3,9 @@
 //! severity, bounded retries, and in-memory deduplication of redeliveries.
 //!
 //! [`Notifier::publish`] either delivers an alert to every target it is meant for, or returns
-//! an error: a caller never reports success for an alert that was not published.
+//! an error: a caller never reports success for an alert that was not published. Every request
+//! is bounded by the attempt and publish timeouts, and [`Notifier::publish_until`] by the
+//! caller's deadline too.
 
 mod aws_error;
 pub mod config;
@@ -21,6 +23,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use kms_alerts_core::{Alert, Severity};
 
@@ -76,8 +79,32 @@ pub struct Delivery {
 #[derive(Debug)]
 pub struct Notifier {
     targets: Vec<Target>,
-    delivered: Mutex<DedupCache>,
+    log: Mutex<DeliveryLog>,
     alibaba_credentials: CredentialSource,
+}
+
+/// Which (target, alert) pairs were delivered recently, and which are being delivered now.
+#[derive(Debug)]
+struct DeliveryLog {
+    delivered: DedupCache,
+    /// Closed (sender dropped) when that delivery ends, whatever its result.
+    in_flight: HashMap<String, tokio::sync::watch::Receiver<()>>,
+}
+
+/// One claimed (target, alert) pair: while it lives, concurrent publishes of the same alert
+/// wait for it instead of sending again. Dropping it (the publish finished or was cancelled at
+/// a deadline) releases the claim and wakes them.
+struct Claim<'a> {
+    log: &'a Mutex<DeliveryLog>,
+    key: String,
+    _done: tokio::sync::watch::Sender<()>,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.in_flight.remove(&self.key);
+    }
 }
 
 impl Notifier {
@@ -105,6 +132,13 @@ impl Notifier {
                             .with_max_attempts(settings.max_attempts)
                             .with_initial_backoff(settings.retry_base),
                     )
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(settings.attempt_timeout.min(CONNECT_TIMEOUT))
+                            .operation_attempt_timeout(settings.attempt_timeout)
+                            .operation_timeout(settings.publish_timeout)
+                            .build(),
+                    )
                     .load()
                     .await,
             )
@@ -116,6 +150,8 @@ impl Notifier {
             max_attempts: settings.max_attempts,
             base: settings.retry_base,
             max_delay: std::time::Duration::from_secs(5),
+            attempt_timeout: settings.attempt_timeout,
+            operation_timeout: settings.publish_timeout,
         };
         let mut sns_clients: HashMap<Option<String>, aws_sdk_sns::Client> = HashMap::new();
         let mut sqs_clients: HashMap<Option<String>, aws_sdk_sqs::Client> = HashMap::new();
@@ -175,7 +211,10 @@ impl Notifier {
     pub fn with_targets(targets: Vec<Target>, settings: &Settings) -> Notifier {
         Notifier {
             targets,
-            delivered: Mutex::new(DedupCache::new(settings.dedup_ttl, settings.dedup_capacity)),
+            log: Mutex::new(DeliveryLog {
+                delivered: DedupCache::new(settings.dedup_ttl, settings.dedup_capacity),
+                in_flight: HashMap::new(),
+            }),
             alibaba_credentials: CredentialSource::default(),
         }
     }
@@ -196,36 +235,97 @@ impl Notifier {
     }
 
     /// Delivers `alert` to every target whose minimum severity it meets, concurrently. Targets
-    /// that already took an alert with the same dedup key (within the TTL) are skipped. Any
-    /// failure fails the whole publish, naming each failed target; the targets that did take
-    /// it are remembered, so the platform's retry reaches only the ones that failed.
+    /// that already took an alert with the same dedup key (within the TTL) are skipped; while
+    /// one publish of an alert is under way, a concurrent publish of the same alert waits for
+    /// it and sends only where it failed. Any failure fails the whole publish, naming each
+    /// failed target; the targets that did take it are remembered, so the platform's retry
+    /// reaches only the ones that failed.
     pub async fn publish(&self, alert: &Alert) -> Result<Delivery, PublishError> {
-        let now = Instant::now();
+        self.publish_until(alert, None).await
+    }
+
+    /// [`Notifier::publish`], given up at `deadline`: a target not done by then is a
+    /// (transient) failure, so the caller can report it before the platform stops it.
+    pub async fn publish_until(
+        &self,
+        alert: &Alert,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Delivery, PublishError> {
         let mut delivery = Delivery::default();
-        let mut due = Vec::new();
-        {
-            let mut seen = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
-            for t in &self.targets {
-                if alert.severity < t.min_severity {
-                    delivery.filtered.push(t.name.clone());
-                } else if seen.contains(&dedup_entry(&t.name, &alert.dedup_key), now) {
-                    delivery.duplicate.push(t.name.clone());
-                } else {
-                    due.push(t);
-                }
+        let mut failures = Vec::new();
+        let mut pending: Vec<&Target> = Vec::new();
+        for t in &self.targets {
+            if alert.severity < t.min_severity {
+                delivery.filtered.push(t.name.clone());
+            } else {
+                pending.push(t);
             }
         }
-        let results = futures_util::future::join_all(due.iter().map(|t| t.sink.send(alert))).await;
-        let mut failures = Vec::new();
-        {
-            let mut seen = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
-            for (t, r) in due.iter().zip(results) {
-                match r {
-                    Ok(()) => {
-                        seen.insert(dedup_entry(&t.name, &alert.dedup_key), Instant::now());
-                        delivery.sent.push(t.name.clone());
+        while !pending.is_empty() {
+            let mut due: Vec<(&Target, Option<Claim<'_>>)> = Vec::new();
+            let mut waiting = Vec::new();
+            {
+                let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+                let dedup = log.delivered.enabled();
+                let now = Instant::now();
+                for t in pending.drain(..) {
+                    let key = dedup_entry(&t.name, &alert.dedup_key);
+                    if !dedup {
+                        due.push((t, None));
+                    } else if log.delivered.contains(&key, now) {
+                        delivery.duplicate.push(t.name.clone());
+                    } else if let Some(rx) = log.in_flight.get(&key) {
+                        waiting.push((t, rx.clone()));
+                    } else {
+                        let (tx, rx) = tokio::sync::watch::channel(());
+                        log.in_flight.insert(key.clone(), rx);
+                        let claim = Claim {
+                            log: &self.log,
+                            key,
+                            _done: tx,
+                        };
+                        due.push((t, Some(claim)));
                     }
-                    Err(e) => failures.push(e),
+                }
+            }
+            let sends = futures_util::future::join_all(
+                due.iter()
+                    .map(|(t, _)| until(deadline, &t.name, t.sink.send(alert))),
+            );
+            let waits = futures_util::future::join_all(waiting.iter_mut().map(|(_, rx)| {
+                until(deadline, "", async move {
+                    // Err: the claim was dropped, which is the signal.
+                    let _ = rx.changed().await;
+                    Ok(())
+                })
+            }));
+            let (results, waited) = futures_util::future::join(sends, waits).await;
+            {
+                let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+                for ((t, _), r) in due.iter().zip(results) {
+                    match r {
+                        Ok(()) => {
+                            log.delivered
+                                .insert(dedup_entry(&t.name, &alert.dedup_key), Instant::now());
+                            delivery.sent.push(t.name.clone());
+                        }
+                        Err(e) => failures.push(e),
+                    }
+                }
+            }
+            drop(due);
+            // Targets another publish was delivering: look again (delivered, or claim them).
+            for ((t, _), w) in waiting.into_iter().zip(waited) {
+                match w {
+                    Ok(()) => pending.push(t),
+                    Err(mut e) => {
+                        e.target = t.name.clone();
+                        e.message = format!(
+                            "{} (a concurrent delivery of the same alert was still under way)",
+                            e.message
+                        );
+                        failures.push(e);
+                    }
                 }
             }
         }
@@ -238,6 +338,30 @@ impl Notifier {
                 sent: delivery.sent,
             })
         }
+    }
+}
+
+/// The longest a connection may take to open, whatever the attempt timeout.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Runs `fut` until `deadline`; past it, a transient failure of `target`.
+async fn until<F>(
+    deadline: Option<tokio::time::Instant>,
+    target: &str,
+    fut: F,
+) -> Result<(), SinkError>
+where
+    F: std::future::Future<Output = Result<(), SinkError>>,
+{
+    match deadline {
+        None => fut.await,
+        Some(d) => tokio::time::timeout_at(d, fut).await.unwrap_or_else(|_| {
+            Err(SinkError {
+                target: target.to_string(),
+                transient: true,
+                message: "not finished before the invocation deadline".into(),
+            })
+        }),
     }
 }
 

@@ -80,15 +80,34 @@ pub fn sqs_body(alert: &Alert) -> String {
     json_within(alert, AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE)
 }
 
-/// The SNS/SQS FIFO message group id and deduplication id (the same value): the alert's dedup
-/// key, kept to 128 printable ASCII characters (it already is).
-pub fn fifo_id(alert: &Alert) -> String {
+/// The SNS/SQS FIFO deduplication id: the alert's dedup key, kept to 128 printable ASCII
+/// characters (it already is), so redeliveries within five minutes collapse.
+pub fn fifo_dedup_id(alert: &Alert) -> String {
     alert
         .dedup_key
         .chars()
         .filter(|c| c.is_ascii_graphic())
         .take(128)
         .collect()
+}
+
+/// The SNS/SQS FIFO message group id: the resource (else its name, else the kind), so alerts
+/// about one key or secret stay in order while different resources flow in parallel. Printable
+/// ASCII only, at most 128 characters (the end of a long ARN, where its id is).
+pub fn fifo_group_id(alert: &Alert) -> String {
+    let source = alert
+        .resource
+        .as_deref()
+        .or(alert.resource_name.as_deref())
+        .unwrap_or(alert.kind.as_str());
+    let clean: Vec<char> = source.chars().filter(|c| c.is_ascii_graphic()).collect();
+    let start = clean.len().saturating_sub(128);
+    let id: String = clean[start..].iter().collect();
+    if id.is_empty() {
+        alert.kind.as_str().to_string()
+    } else {
+        id
+    }
 }
 
 #[cfg(test)]
@@ -130,6 +149,29 @@ mod tests {
     fn sqs_body_fits() {
         let body = sqs_body(&big_alert());
         assert!(body.len() <= AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE);
+    }
+
+    #[test]
+    fn fifo_group_is_the_resource_and_dedup_id_the_occurrence() {
+        let ev = br#"{"source":"aws.kms","detail-type":"KMS CMK Deletion","region":"us-east-1","account":"111122223333","detail":{"key-id":"1234abcd-12ab-34cd-56ef-1234567890ab"}}"#;
+        let a = kms_alerts_core::parse(ev)
+            .unwrap()
+            .remove(0)
+            .result
+            .unwrap();
+        assert_eq!(
+            fifo_group_id(&a),
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        );
+        assert_eq!(fifo_dedup_id(&a), a.dedup_key);
+        let mut long = a.clone();
+        long.resource = Some(format!("acs:kms:cn-hangzhou:1:secret/{}é", "s".repeat(300)));
+        let g = fifo_group_id(&long);
+        assert_eq!(g.len(), 128);
+        assert!(g.ends_with("sss") && g.is_ascii());
+        long.resource = Some("密钥".into());
+        long.resource_name = None;
+        assert_eq!(fifo_group_id(&long), "key_deleted");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use base64::Engine as _;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use kms_alerts_core::{render, Alert, Format, Severity};
@@ -265,7 +265,9 @@ impl MnsSink {
 
     pub async fn send(&self, alert: &Alert) -> Result<(), SinkError> {
         let body = Bytes::from(self.request_body(alert));
-        self.retry.run(|_| self.send_once(body.clone())).await
+        self.retry
+            .run(&self.name, |_| self.send_once(body.clone()))
+            .await
     }
 
     async fn send_once(&self, body: Bytes) -> Result<(), SinkError> {
@@ -305,20 +307,18 @@ impl MnsSink {
         let req = req
             .body(Full::new(body))
             .map_err(|e| err(false, format!("cannot build the request: {e}")))?;
-        let resp =
-            tokio::time::timeout(std::time::Duration::from_secs(10), self.client.request(req))
-                .await
-                .map_err(|_| err(true, "no response within 10 s".into()))?
-                .map_err(|e| err(true, format!("request failed: {e}")))?;
+        // Each attempt (request and response body) is bounded by the retry policy.
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| err(true, format!("request failed: {e}")))?;
         let status = resp.status();
-        let bytes = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            resp.into_body().collect(),
-        )
-        .await
-        .map_err(|_| err(true, "response body timed out".into()))?
-        .map_err(|e| err(true, format!("reading the response failed: {e}")))?
-        .to_bytes();
+        let bytes = Limited::new(resp.into_body(), 64 * 1024)
+            .collect()
+            .await
+            .map_err(|e| err(true, format!("reading the response failed: {e}")))?
+            .to_bytes();
         if status.is_success() {
             return Ok(());
         }

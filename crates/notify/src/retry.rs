@@ -1,5 +1,6 @@
-//! Bounded retries with exponential backoff and jitter, for sinks whose client has none
-//! (the AWS SDK clients retry by themselves with the same settings).
+//! Bounded retries with exponential backoff and jitter, each attempt and the whole operation
+//! under a timeout, for sinks whose client has none (the AWS SDK clients retry and time out by
+//! themselves with the same settings).
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,6 +13,22 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base: Duration,
     pub max_delay: Duration,
+    /// The longest one attempt may take (request sent, response read).
+    pub attempt_timeout: Duration,
+    /// The longest all attempts and the waits between them may take together.
+    pub operation_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(15),
+        }
+    }
 }
 
 impl RetryPolicy {
@@ -25,29 +42,58 @@ impl RetryPolicy {
         capped.saturating_sub(jitter)
     }
 
-    /// Runs `op` until it succeeds, fails permanently, or attempts run out.
-    pub async fn run<T, F, Fut>(&self, mut op: F) -> Result<T, SinkError>
+    /// Runs `op` until it succeeds, fails permanently, attempts run out, or the operation
+    /// timeout passes. An attempt over the attempt timeout counts as a transient failure.
+    pub async fn run<T, F, Fut>(&self, target: &str, mut op: F) -> Result<T, SinkError>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, SinkError>>,
     {
-        let mut attempt = 1;
-        loop {
-            match op(attempt).await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.transient && attempt < self.max_attempts => {
-                    tracing::warn!(target_name = %e.target, attempt, error = %e.message, "transient publish failure, retrying");
-                    tokio::time::sleep(self.delay(attempt)).await;
-                    attempt += 1;
-                }
-                Err(mut e) => {
-                    if e.transient {
-                        e.message = format!("{} (gave up after {attempt} attempts)", e.message);
+        let mut last: Option<String> = None;
+        let attempts = async {
+            let mut attempt = 1;
+            loop {
+                let result = match tokio::time::timeout(self.attempt_timeout, op(attempt)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(SinkError {
+                        target: target.to_string(),
+                        transient: true,
+                        message: format!(
+                            "no answer within {} ms",
+                            self.attempt_timeout.as_millis()
+                        ),
+                    }),
+                };
+                match result {
+                    Ok(v) => return Ok(v),
+                    Err(e) if e.transient && attempt < self.max_attempts => {
+                        tracing::warn!(target_name = %e.target, attempt, error = %e.message, "transient publish failure, retrying");
+                        last = Some(e.message);
+                        tokio::time::sleep(self.delay(attempt)).await;
+                        attempt += 1;
                     }
-                    return Err(e);
+                    Err(mut e) => {
+                        if e.transient {
+                            e.message = format!("{} (gave up after {attempt} attempts)", e.message);
+                        }
+                        return Err(e);
+                    }
                 }
             }
-        }
+        };
+        let result = tokio::time::timeout(self.operation_timeout, attempts).await;
+        result.unwrap_or_else(|_| {
+            Err(SinkError {
+                target: target.to_string(),
+                transient: true,
+                message: format!(
+                    "not delivered within {} ms{}",
+                    self.operation_timeout.as_millis(),
+                    last.map(|m| format!(" (last error: {m})"))
+                        .unwrap_or_default()
+                ),
+            })
+        })
     }
 }
 
@@ -72,6 +118,8 @@ mod tests {
             max_attempts: 3,
             base: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
+            attempt_timeout: Duration::from_millis(200),
+            operation_timeout: Duration::from_secs(2),
         }
     }
 
@@ -87,7 +135,7 @@ mod tests {
     async fn retries_transient_then_succeeds() {
         let calls = AtomicU32::new(0);
         let r = policy()
-            .run(|_| async {
+            .run("t", |_| async {
                 if calls.fetch_add(1, Ordering::SeqCst) < 2 {
                     Err(fail(true))
                 } else {
@@ -103,7 +151,7 @@ mod tests {
     async fn gives_up_after_max_attempts_and_never_retries_permanent() {
         let calls = AtomicU32::new(0);
         let r: Result<(), _> = policy()
-            .run(|_| async {
+            .run("t", |_| async {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Err(fail(true))
             })
@@ -112,7 +160,7 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let calls = AtomicU32::new(0);
         let r: Result<(), _> = policy()
-            .run(|_| async {
+            .run("t", |_| async {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Err(fail(false))
             })
@@ -127,6 +175,7 @@ mod tests {
             max_attempts: 5,
             base: Duration::from_millis(100),
             max_delay: Duration::from_millis(300),
+            ..RetryPolicy::default()
         };
         assert!(
             p.delay(1) <= Duration::from_millis(100) && p.delay(1) >= Duration::from_millis(50)
@@ -135,5 +184,36 @@ mod tests {
             p.delay(2) <= Duration::from_millis(200) && p.delay(2) >= Duration::from_millis(100)
         );
         assert!(p.delay(9) <= Duration::from_millis(300));
+    }
+
+    #[tokio::test]
+    async fn a_stalled_attempt_times_out_and_the_operation_is_bounded() {
+        let calls = AtomicU32::new(0);
+        let p = RetryPolicy {
+            max_attempts: 10,
+            attempt_timeout: Duration::from_millis(50),
+            operation_timeout: Duration::from_millis(300),
+            ..policy()
+        };
+        let started = std::time::Instant::now();
+        let r: Result<(), _> = p
+            .run("t", |_| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                std::future::pending::<Result<(), SinkError>>().await
+            })
+            .await;
+        let e = r.unwrap_err();
+        assert!(e.transient, "{e:?}");
+        assert!(
+            e.message.contains("not delivered within 300 ms")
+                && e.message.contains("no answer within 50 ms"),
+            "{}",
+            e.message
+        );
+        assert!(
+            calls.load(Ordering::SeqCst) >= 2,
+            "stalled attempts are retried"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }

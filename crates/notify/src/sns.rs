@@ -7,10 +7,10 @@ use kms_alerts_core::Alert;
 
 use crate::aws_error::sink_error;
 use crate::error::SinkError;
-use crate::message::{fifo_id, sns_message, typed_attributes};
+use crate::message::{fifo_dedup_id, fifo_group_id, sns_message, typed_attributes};
 
 /// Publishes to one topic with `MessageStructure=json`: email gets text, SQS/Lambda/HTTP(S)
-/// subscribers get the JSON alert. FIFO topics get group and deduplication ids.
+/// subscribers get the JSON alert. FIFO topics get the resource as group id and the dedup key as deduplication id.
 #[derive(Debug, Clone)]
 pub struct SnsSink {
     client: Client,
@@ -46,8 +46,9 @@ impl SnsSink {
             req = req.message_attributes(name, attr);
         }
         if self.topic_arn.ends_with(".fifo") {
-            let id = fifo_id(alert);
-            req = req.message_group_id(&id).message_deduplication_id(id);
+            req = req
+                .message_group_id(fifo_group_id(alert))
+                .message_deduplication_id(fifo_dedup_id(alert));
         }
         req.send()
             .await

@@ -6,7 +6,7 @@ use kms_alerts_core::Alert;
 
 use crate::aws_error::sink_error;
 use crate::error::SinkError;
-use crate::message::{fifo_id, sqs_body, typed_attributes};
+use crate::message::{fifo_dedup_id, fifo_group_id, sqs_body, typed_attributes};
 
 /// Sends the JSON alert to one queue, with the same attributes as SNS; FIFO queues get group
 /// and deduplication ids.
@@ -43,8 +43,9 @@ impl SqsSink {
             req = req.message_attributes(name, attr);
         }
         if self.queue_url.ends_with(".fifo") {
-            let id = fifo_id(alert);
-            req = req.message_group_id(&id).message_deduplication_id(id);
+            req = req
+                .message_group_id(fifo_group_id(alert))
+                .message_deduplication_id(fifo_dedup_id(alert));
         }
         req.send()
             .await

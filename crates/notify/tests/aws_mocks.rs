@@ -39,8 +39,9 @@ async fn sns_publish_has_subject_structure_attributes_and_fifo_ids() {
                 && attrs["region"].string_value() == Some("us-west-2")
                 && attrs["account"].string_value() == Some("111122223333")
                 && r.message_group_id()
-                    .is_some_and(|g| g.starts_with("aws:key_deleted:"))
-                && r.message_deduplication_id() == r.message_group_id()
+                    == Some("arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+                && r.message_deduplication_id()
+                    .is_some_and(|d| d.starts_with("aws:key_deleted:"))
                 && serde_json::from_str::<serde_json::Value>(r.message().unwrap()).unwrap()["email"]
                     .as_str()
                     .unwrap()
@@ -137,8 +138,10 @@ async fn sqs_send_has_json_body_attributes_and_fifo_ids() {
                 && body["raw"]["name"] == "Secret:RotateSecret:Failure"
                 && attrs["severity"].string_value() == Some("critical")
                 && attrs["family"].string_value() == Some("secret_lifecycle")
-                && r.message_group_id().is_some()
-                && r.message_deduplication_id().is_some()
+                && r.message_group_id()
+                    .is_some_and(|g| g.starts_with("acs:kms:") && g.contains(":secret/"))
+                && r.message_deduplication_id()
+                    .is_some_and(|d| d.starts_with("alibaba:secret_rotation_failed:"))
         })
         .then_output(|| SendMessageOutput::builder().message_id("q-1").build());
     let client = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&rule]);

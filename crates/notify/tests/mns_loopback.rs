@@ -23,6 +23,7 @@ fn sink(server: &MnsServer, resource: MnsResource, name: &str, creds: Credential
         max_attempts: 3,
         base: std::time::Duration::from_millis(5),
         max_delay: std::time::Duration::from_millis(20),
+        ..RetryPolicy::default()
     };
     MnsSink::new(
         &server.endpoint(),
@@ -178,6 +179,7 @@ async fn unreachable_endpoint_is_transient_and_bounded() {
         max_attempts: 2,
         base: std::time::Duration::from_millis(5),
         max_delay: std::time::Duration::from_millis(10),
+        ..RetryPolicy::default()
     };
     let s = MnsSink::new(
         &format!("http://127.0.0.1:{port}"),
@@ -194,4 +196,53 @@ async fn unreachable_endpoint_is_transient_and_bounded() {
         .await
         .unwrap_err();
     assert!(err.transient, "{err}");
+}
+
+#[tokio::test]
+async fn a_stalled_endpoint_is_bounded_by_the_attempt_and_publish_timeouts() {
+    // Accepts connections and never answers: the case a connect timeout alone does not bound.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let retry = RetryPolicy {
+        max_attempts: 5,
+        base: std::time::Duration::from_millis(5),
+        max_delay: std::time::Duration::from_millis(10),
+        attempt_timeout: std::time::Duration::from_millis(150),
+        operation_timeout: std::time::Duration::from_millis(400),
+    };
+    let s = MnsSink::new(
+        &format!("http://127.0.0.1:{port}"),
+        MnsResource::Queue,
+        "q",
+        None,
+        Format::Json,
+        creds(None),
+        retry,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let err = s
+        .send(&alert("alibaba/qps-reminder.json"))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(err.transient, "{err:?}");
+    assert!(
+        err.message.contains("not delivered within 400 ms")
+            && err.message.contains("no answer within 150 ms"),
+        "{}",
+        err.message
+    );
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    assert!(
+        held.lock().unwrap().len() >= 2,
+        "the stalled attempt was retried"
+    );
 }

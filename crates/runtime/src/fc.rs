@@ -1,36 +1,37 @@
-//! Alibaba Cloud Function Compute 3.0 custom runtime: an HTTP server on
-//! `0.0.0.0:$FC_CUSTOM_LISTEN_PORT` (else `FC_SERVER_PORT`, else 9000).
+//! Alibaba Cloud Function Compute 3.0 custom runtime for the event functions: an HTTP server
+//! on `0.0.0.0:$FC_CUSTOM_LISTEN_PORT` (else `FC_SERVER_PORT`, else 9000).
 //!
-//! - `POST /invoke`: the event (CloudMonitor event, CloudEvent object or array, alarm callback).
-//!   200 with the outcome when every alert was published; otherwise status 404 and
-//!   `x-fc-status: 404` with an error body, so FC's retry and async dead-letter see it.
-//! - `POST /alarm`: the same, for CloudMonitor alarm callbacks through an HTTP trigger.
+//! - `POST /invoke`: the event (CloudMonitor event, CloudEvent object or array). 200 with the
+//!   outcome when every alert was published; otherwise status 404 and `x-fc-status: 404` with
+//!   an error body, so FC's retry and async dead-letter see it.
 //! - `POST /initialize`: 200 (nothing to warm: clients are built at start).
 //! - `GET /pre-stop`: 200.
-//! - anything else: 404.
+//! - anything else: 404. A request FC marks as an HTTP-trigger call (`x-fc-control-path`
+//!   other than `/invoke`, such as `/http-invoke`) is never handled as an event: event
+//!   functions have no HTTP trigger, and alarm callbacks have their own function
+//!   ([`crate::alarm_callback`]).
 //!
 //! Credentials for MNS come from `x-fc-access-key-id`, `x-fc-access-key-secret` and
-//! `x-fc-security-token`; the request id from `x-fc-request-id`.
+//! `x-fc-security-token`; the request id from `x-fc-request-id`. `KMS_ALERTS_TIMEOUT_SECONDS`
+//! (the function's `timeout` in s.yaml) sets the deadline publishing stops before.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use kms_alerts_notify::AlibabaCredentials;
 use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::handler::Handler;
+use crate::http_server::{self, header, plain, read_body, BodyError, Resp};
 
-/// Default body limit (`KMS_ALERTS_MAX_BODY_BYTES`): FC's own synchronous payload limit.
-pub const DEFAULT_MAX_BODY: usize = 32 * 1024 * 1024;
+/// Default body limit (`KMS_ALERTS_MAX_BODY_BYTES`). FC takes at most 128 KB (256 KB on
+/// request) asynchronously, which is how EventBridge invokes; 1 MiB leaves room for batches
+/// while a hostile body of that size parses in well under 100 MB.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 
 /// The port FC tells the runtime to listen on.
 pub fn listen_port() -> u16 {
@@ -48,127 +49,66 @@ fn max_body() -> usize {
         .unwrap_or(DEFAULT_MAX_BODY)
 }
 
+/// `KMS_ALERTS_TIMEOUT_SECONDS`: the function's timeout, if set.
+fn function_timeout() -> Option<Duration> {
+    std::env::var("KMS_ALERTS_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .map(Duration::from_secs)
+}
+
+/// The event function's server state.
+struct EventServer {
+    handler: Handler,
+    max_body: usize,
+    timeout: Option<Duration>,
+}
+
 pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
     let addr = SocketAddr::from(([0, 0, 0, 0], listen_port()));
     let listener = TcpListener::bind(addr).await?;
     tracing::info!(%addr, "Function Compute custom runtime listening");
-    serve(listener, Arc::new(handler), max_body()).await
+    serve(listener, handler, max_body()).await
 }
 
-/// Serves until the process ends; one failed connection never stops the server.
+/// Serves the event routes until the process ends.
 pub async fn serve(
     listener: TcpListener,
-    handler: Arc<Handler>,
+    handler: Handler,
     max_body: usize,
 ) -> Result<(), lambda_runtime::Error> {
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| route(handler.clone(), req, max_body));
-            if let Err(e) = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc)
-                .await
-            {
-                tracing::debug!(error = %e, "connection closed with an error");
-            }
-        });
-    }
+    let state = Arc::new(EventServer {
+        handler,
+        max_body,
+        timeout: function_timeout(),
+    });
+    http_server::serve(listener, state, route).await?;
+    Ok(())
 }
 
-async fn route(
-    handler: Arc<Handler>,
-    req: Request<Incoming>,
-    max_body: usize,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let resp = match (req.method(), req.uri().path()) {
-        // `/alarm` is where an HTTP trigger delivers CloudMonitor alarm callbacks.
-        (&Method::POST, "/invoke" | "/alarm") => invoke(&handler, req, max_body).await,
+async fn route(server: Arc<EventServer>, req: Request<Incoming>) -> Resp {
+    let control = header(req.headers(), "x-fc-control-path");
+    match (req.method(), req.uri().path()) {
+        (&Method::POST, "/invoke") if matches!(control.as_deref(), None | Some("/invoke")) => {
+            invoke(&server, req).await
+        }
+        (&Method::POST, "/invoke") => {
+            tracing::warn!(control_path = ?control, "refused: an HTTP-trigger call reached an event function");
+            plain(StatusCode::NOT_FOUND, "not found")
+        }
         (&Method::POST, "/initialize") => plain(StatusCode::OK, "initialized"),
         (&Method::GET, "/pre-stop") => plain(StatusCode::OK, "stopping"),
         _ => plain(StatusCode::NOT_FOUND, "not found"),
-    };
-    Ok(resp)
-}
-
-fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *r.status_mut() = status;
-    r
-}
-
-fn json_response(
-    status: StatusCode,
-    body: serde_json::Value,
-    function_error: bool,
-) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        "content-type",
-        http::HeaderValue::from_static("application/json"),
-    );
-    if function_error {
-        r.headers_mut()
-            .insert("x-fc-status", http::HeaderValue::from_static("404"));
-    }
-    r
-}
-
-fn function_error(error_type: &str, message: String) -> Response<Full<Bytes>> {
-    json_response(
-        StatusCode::NOT_FOUND,
-        json!({"errorType": error_type, "errorMessage": message}),
-        true,
-    )
-}
-
-/// Refuses a body over the limit (declared or streamed).
-async fn too_large(
-    body: &mut Incoming,
-    request_id: &str,
-    max_body: usize,
-) -> Response<Full<Bytes>> {
-    tracing::error!(
-        requestId = request_id,
-        limit = max_body,
-        "request body over the limit"
-    );
-    discard(body, max_body).await;
-    function_error(
-        "PayloadTooLarge",
-        format!("request {request_id}: body is over the {max_body}-byte limit"),
-    )
-}
-
-/// Reads and drops up to `max_body` more bytes of a refused body, so the client (which is
-/// still sending) gets the error response instead of a connection reset.
-async fn discard(body: &mut Incoming, max_body: usize) {
-    let mut seen = 0usize;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while seen <= max_body {
-        match tokio::time::timeout_at(deadline, body.frame()).await {
-            Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |d| d.len()),
-            _ => return,
-        }
     }
 }
 
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
+/// A failed invocation as FC reads it: status 404 and `x-fc-status: 404`.
+fn function_error(body: serde_json::Value) -> Resp {
+    let mut r = http_server::json(StatusCode::NOT_FOUND, &body);
+    r.headers_mut()
+        .insert("x-fc-status", HeaderValue::from_static("404"));
+    r
 }
 
 fn credentials(headers: &HeaderMap) -> Option<AlibabaCredentials> {
@@ -179,69 +119,62 @@ fn credentials(headers: &HeaderMap) -> Option<AlibabaCredentials> {
     })
 }
 
-async fn invoke(
-    handler: &Handler,
-    req: Request<Incoming>,
-    max_body: usize,
-) -> Response<Full<Bytes>> {
-    let request_id =
-        header(req.headers(), "x-fc-request-id").unwrap_or_else(|| "unknown".to_string());
+/// Takes the per-request STS credentials FC passes, for the MNS sinks.
+pub(crate) fn take_credentials(handler: &Handler, headers: &HeaderMap) {
+    if let Some(creds) = credentials(headers) {
+        handler.notifier().alibaba_credentials().set(creds);
+    }
+}
+
+/// The request id FC gives, else `unknown`.
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
+    header(headers, "x-fc-request-id").unwrap_or_else(|| "unknown".to_string())
+}
+
+async fn invoke(server: &EventServer, req: Request<Incoming>) -> Resp {
+    let request_id = request_id(req.headers());
     println!("FC Invoke Start RequestId: {request_id}");
-    let resp = invoke_inner(handler, req, max_body, &request_id).await;
+    let resp = invoke_inner(server, req, &request_id).await;
     println!("FC Invoke End RequestId: {request_id}");
     resp
 }
 
-async fn invoke_inner(
-    handler: &Handler,
-    req: Request<Incoming>,
-    max_body: usize,
-    request_id: &str,
-) -> Response<Full<Bytes>> {
-    if let Some(creds) = credentials(req.headers()) {
-        handler.notifier().alibaba_credentials().set(creds);
-    }
-    let declared = header(req.headers(), "content-length").and_then(|v| v.parse::<usize>().ok());
-    let mut body = req.into_body();
-    if declared.is_some_and(|n| n > max_body) {
-        return too_large(&mut body, request_id, max_body).await;
-    }
-    let mut buf = bytes::BytesMut::new();
-    loop {
-        match body.frame().await {
-            None => break,
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    if buf.len() + data.len() > max_body {
-                        return too_large(&mut body, request_id, max_body).await;
-                    }
-                    buf.extend_from_slice(&data);
-                }
-            }
-            Some(Err(e)) => {
-                tracing::error!(requestId = request_id, error = %e, "cannot read the request body");
-                return function_error(
-                    "BadRequest",
-                    format!("request {request_id}: cannot read the body: {e}"),
-                );
-            }
+async fn invoke_inner(server: &EventServer, req: Request<Incoming>, request_id: &str) -> Resp {
+    let deadline = server.timeout.map(|t| server.handler.deadline_within(t));
+    take_credentials(&server.handler, req.headers());
+    let (parts, body) = req.into_parts();
+    let body = match read_body(&parts.headers, body, server.max_body).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            tracing::error!(
+                requestId = request_id,
+                limit = server.max_body,
+                "request body over the limit"
+            );
+            return function_error(json!({"errorType": "PayloadTooLarge",
+                "errorMessage": format!("request {request_id}: body is over the {}-byte limit", server.max_body)}));
         }
-    }
-    let body = buf.freeze();
-    match handler.handle_bytes(&body, request_id).await {
+        Err(BodyError::Unreadable(e)) => {
+            tracing::error!(requestId = request_id, error = %e, "cannot read the request body");
+            return function_error(json!({"errorType": "BadRequest",
+                "errorMessage": format!("request {request_id}: cannot read the body: {e}")}));
+        }
+    };
+    match server
+        .handler
+        .handle_bytes(&body, request_id, deadline)
+        .await
+    {
         Err(e) => {
             tracing::error!(requestId = request_id, error = %e, "invalid event");
-            function_error("InvalidEvent", e.to_string())
+            function_error(json!({"errorType": "InvalidEvent", "errorMessage": e.to_string()}))
         }
-        Ok(outcome) if outcome.ok() => json_response(
+        Ok(outcome) if outcome.ok() => http_server::json(
             StatusCode::OK,
-            serde_json::to_value(&outcome).unwrap_or_default(),
-            false,
+            &serde_json::to_value(&outcome).unwrap_or_default(),
         ),
-        Ok(outcome) => json_response(
-            StatusCode::NOT_FOUND,
+        Ok(outcome) => function_error(
             json!({"errorType": "PublishFailed", "errorMessage": outcome.errors().join("; "), "outcome": outcome}),
-            true,
         ),
     }
 }

@@ -1,17 +1,23 @@
 //! The handler proper, shared by every platform: parse, check the family, publish each alert,
 //! and report per record what happened.
 
+use std::time::Duration;
+
 use futures_util::StreamExt;
 use kms_alerts_core::{parse_value_with, parse_with, Family, Options, ParseError, Record};
 use kms_alerts_notify::{ConfigError, Delivery, Notifier};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::time::Instant;
 
 /// Default for `KMS_ALERTS_MAX_RECORDS`: the most records one invocation may hold. An SQS
 /// batch is at most 10 records in template.yaml; an EventBridge event is one.
 pub const DEFAULT_MAX_RECORDS: usize = 1000;
 /// How many alerts of one invocation are published at once.
 pub const PUBLISH_CONCURRENCY: usize = 8;
+/// Default for `KMS_ALERTS_DEADLINE_MARGIN_MS`: how long before the platform's deadline the
+/// handler stops publishing, to report what it did not do while it still can.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
 /// One handler: its family and its targets, built once per process.
 #[derive(Debug)]
@@ -19,6 +25,7 @@ pub struct Handler {
     family: Family,
     notifier: Notifier,
     max_records: usize,
+    deadline_margin: Duration,
 }
 
 /// `KMS_ALERTS_MAX_RECORDS`, else [`DEFAULT_MAX_RECORDS`].
@@ -33,6 +40,24 @@ fn max_records_from_env() -> Result<usize, ConfigError> {
             .ok_or_else(|| {
                 ConfigError(format!(
                     "KMS_ALERTS_MAX_RECORDS: {v:?} is not a positive whole number"
+                ))
+            }),
+    }
+}
+
+/// `KMS_ALERTS_DEADLINE_MARGIN_MS`, else [`DEFAULT_DEADLINE_MARGIN`].
+fn deadline_margin_from_env() -> Result<Duration, ConfigError> {
+    match std::env::var("KMS_ALERTS_DEADLINE_MARGIN_MS") {
+        Err(_) => Ok(DEFAULT_DEADLINE_MARGIN),
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= 60_000)
+            .map(Duration::from_millis)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "KMS_ALERTS_DEADLINE_MARGIN_MS: {v:?} is not a whole number of milliseconds up to 60000"
                 ))
             }),
     }
@@ -88,6 +113,7 @@ impl Handler {
             family,
             notifier: Notifier::from_env().await?,
             max_records: max_records_from_env()?,
+            deadline_margin: deadline_margin_from_env()?,
         })
     }
 
@@ -96,7 +122,14 @@ impl Handler {
             family,
             notifier,
             max_records: DEFAULT_MAX_RECORDS,
+            deadline_margin: DEFAULT_DEADLINE_MARGIN,
         }
+    }
+
+    /// When to stop publishing, given the time the platform leaves this invocation: that much
+    /// from now, less the margin.
+    pub fn deadline_within(&self, remaining: Duration) -> Instant {
+        Instant::now() + remaining.saturating_sub(self.deadline_margin)
     }
 
     fn options(&self) -> Options {
@@ -115,10 +148,18 @@ impl Handler {
     }
 
     /// Handles raw bytes (FC body, stdin). Unparseable input, or more records than
-    /// `KMS_ALERTS_MAX_RECORDS`, is an error and nothing of it is published.
-    pub async fn handle_bytes(&self, body: &[u8], request_id: &str) -> Result<Outcome, ParseError> {
+    /// `KMS_ALERTS_MAX_RECORDS`, is an error and nothing of it is published. Records not
+    /// published by `deadline` are reported failed.
+    pub async fn handle_bytes(
+        &self,
+        body: &[u8],
+        request_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Outcome, ParseError> {
         let parsed = parse_with(body, &format!("request {request_id}"), self.options())?;
-        Ok(self.handle_records(parsed.records, request_id).await)
+        Ok(self
+            .handle_records(parsed.records, request_id, deadline)
+            .await)
     }
 
     /// Handles an already-decoded event (Lambda); over `KMS_ALERTS_MAX_RECORDS` it is an error.
@@ -126,6 +167,7 @@ impl Handler {
         &self,
         event: Value,
         request_id: &str,
+        deadline: Option<Instant>,
     ) -> Result<Outcome, ParseError> {
         let parsed = parse_value_with(event, self.options());
         if parsed.over_limit {
@@ -134,20 +176,47 @@ impl Handler {
                 max: self.max_records,
             });
         }
-        Ok(self.handle_records(parsed.records, request_id).await)
+        Ok(self
+            .handle_records(parsed.records, request_id, deadline)
+            .await)
+    }
+
+    /// Publishes one ready-made alert (the alarm callback), by `deadline`.
+    pub async fn handle_alert(
+        &self,
+        alert: kms_alerts_core::Alert,
+        request_id: &str,
+        deadline: Option<Instant>,
+    ) -> AlertOutcome {
+        let record = Record {
+            delivery_id: None,
+            result: Ok(alert),
+        };
+        self.handle_record(record, request_id, deadline).await
     }
 
     /// Publishes at most [`PUBLISH_CONCURRENCY`] alerts at once, outcomes in record order.
-    async fn handle_records(&self, records: Vec<Record>, request_id: &str) -> Outcome {
+    /// A record whose turn comes after `deadline` is not started and is reported failed.
+    pub async fn handle_records(
+        &self,
+        records: Vec<Record>,
+        request_id: &str,
+        deadline: Option<Instant>,
+    ) -> Outcome {
         let alerts = futures_util::stream::iter(records)
-            .map(|r| self.handle_record(r, request_id))
+            .map(|r| self.handle_record(r, request_id, deadline))
             .buffered(PUBLISH_CONCURRENCY)
             .collect()
             .await;
         Outcome { alerts }
     }
 
-    async fn handle_record(&self, record: Record, request_id: &str) -> AlertOutcome {
+    async fn handle_record(
+        &self,
+        record: Record,
+        request_id: &str,
+        deadline: Option<Instant>,
+    ) -> AlertOutcome {
         let mut out = AlertOutcome {
             delivery_id: record.delivery_id,
             kind: None,
@@ -179,7 +248,15 @@ impl Handler {
                 "alert of another family reached this handler (check the routing rule); publishing it all the same"
             );
         }
-        match self.notifier.publish(&alert).await {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            tracing::error!(requestId = request_id, kind = alert.kind.as_str(), dedup_key = %alert.dedup_key, "alert not published: the invocation deadline is near");
+            out.error = Some(
+                "not published: the invocation's deadline came first (the platform will retry)"
+                    .into(),
+            );
+            return out;
+        }
+        match self.notifier.publish_until(&alert, deadline).await {
             Ok(Delivery {
                 sent,
                 duplicate,

@@ -40,13 +40,31 @@ pub fn is_sqs_batch(event: &Value) -> bool {
         })
 }
 
-/// Handles one invocation; `Err` makes it a failed invocation.
-pub async fn invoke(handler: &Handler, event: Value, request_id: &str) -> Result<Value, Error> {
+/// Handles one invocation; `Err` makes it a failed invocation. `deadline_ms` is Lambda's
+/// deadline (milliseconds since the Unix epoch): publishing stops the margin before it, and
+/// what was not published is reported failed while the function can still answer.
+pub async fn invoke(
+    handler: &Handler,
+    event: Value,
+    request_id: &str,
+    deadline_ms: u64,
+) -> Result<Value, Error> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let deadline = (deadline_ms > 0).then(|| {
+        handler.deadline_within(std::time::Duration::from_millis(
+            deadline_ms.saturating_sub(now_ms),
+        ))
+    });
     let sqs = is_sqs_batch(&event);
-    let outcome = handler.handle_value(event, request_id).await.map_err(|e| {
-        tracing::error!(requestId = request_id, error = %e, "invocation refused");
-        Error::from(e.to_string())
-    })?;
+    let outcome = handler
+        .handle_value(event, request_id, deadline)
+        .await
+        .map_err(|e| {
+            tracing::error!(requestId = request_id, error = %e, "invocation refused");
+            Error::from(e.to_string())
+        })?;
     if sqs {
         let ids = outcome.failed_ids().ok_or_else(|| -> Error {
             format!(
@@ -77,7 +95,10 @@ pub async fn run(handler: Handler) -> Result<(), Error> {
     let handler = Arc::new(handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
-        async move { invoke(&handler, event.payload, &event.context.request_id).await }
+        async move {
+            let ctx = event.context;
+            invoke(&handler, event.payload, &ctx.request_id, ctx.deadline).await
+        }
     }))
     .await
 }

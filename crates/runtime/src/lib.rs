@@ -7,9 +7,14 @@
 //! - otherwise: local, one event (or batch) from stdin, published to the configured targets.
 //!
 //! `KMS_ALERTS_PLATFORM=lambda|fc|local` overrides the detection.
+//!
+//! [`alarm_callback_main`] is the CloudMonitor alarm callback function: an HTTP server on
+//! Function Compute (or locally), never on Lambda.
 
+pub mod alarm_callback;
 pub mod fc;
 pub mod handler;
+mod http_server;
 pub mod lambda;
 pub mod local;
 pub mod logging;
@@ -51,6 +56,39 @@ impl Platform {
 /// The whole `main` of a handler binary: logging, configuration, then the platform's loop.
 pub fn main(family: Family) -> ExitCode {
     let platform = Platform::detect();
+    start(platform, family, move |handler| async move {
+        match platform {
+            Platform::Lambda => lambda::run(handler).await,
+            Platform::FunctionCompute => fc::run(handler).await,
+            Platform::Local => local::run(handler).await,
+        }
+    })
+}
+
+/// The whole `main` of `kms-alarm-callback`: the alarm callback endpoint on Function Compute
+/// (or locally, on `FC_CUSTOM_LISTEN_PORT`, else 9000). `KMS_ALERTS_ALARM_TOKEN` is required.
+pub fn alarm_callback_main() -> ExitCode {
+    let platform = Platform::detect();
+    start(
+        platform,
+        Family::InstanceHealth,
+        move |handler| async move {
+            if platform == Platform::Lambda {
+                return Err("kms-alarm-callback serves CloudMonitor's HTTP callbacks on Function Compute; it has no Lambda mode".into());
+            }
+            let token = alarm_callback::AlarmToken::from_env()?;
+            alarm_callback::run(handler, token).await
+        },
+    )
+}
+
+/// Logging, the async runtime, the targets check and the handler, then `serve`. Exit 2 for
+/// configuration errors, 1 when serving stops with an error.
+fn start<F, Fut>(platform: Platform, family: Family, serve: F) -> ExitCode
+where
+    F: FnOnce(Handler) -> Fut,
+    Fut: std::future::Future<Output = Result<(), lambda_runtime::Error>>,
+{
     if platform == Platform::Lambda {
         lambda::fill_missing_env();
     }
@@ -86,12 +124,7 @@ pub fn main(family: Family) -> ExitCode {
             }
         };
         tracing::info!(family = family.as_str(), ?platform, targets = ?handler.notifier().target_names(), "handler ready");
-        let result = match platform {
-            Platform::Lambda => lambda::run(handler).await,
-            Platform::FunctionCompute => fc::run(handler).await,
-            Platform::Local => local::run(handler).await,
-        };
-        match result {
+        match serve(handler).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = %e, "handler stopped");

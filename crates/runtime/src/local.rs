@@ -8,7 +8,7 @@ use crate::handler::Handler;
 pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
     let mut body = Vec::new();
     std::io::stdin().read_to_end(&mut body)?;
-    let outcome = handler.handle_bytes(&body, "local").await?;
+    let outcome = handler.handle_bytes(&body, "local", None).await?;
     eprintln!("{}", serde_json::to_string(&outcome)?);
     if outcome.ok() {
         Ok(())

@@ -83,7 +83,8 @@ fn expected_signature(secret: &str, req: &Request) -> String {
 
 impl MnsServer {
     /// Starts the server; requests must be signed with `access_key_secret`. Names starting
-    /// with `flaky` fail with 503 InternalError for the first `flaky_failures` requests.
+    /// with `flaky` fail with 503 InternalError for the first `flaky_failures` requests; names
+    /// starting with `slow` answer after 300 ms.
     pub fn start(access_key_secret: &str, flaky_failures: u32) -> MnsServer {
         let state = Arc::new(Mutex::new(State {
             flaky_left: flaky_failures,
@@ -92,6 +93,9 @@ impl MnsServer {
         let st = state.clone();
         let secret = access_key_secret.to_string();
         let server = Server::start(move |req| {
+            if req.path.contains("/slow") {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
             let mut s = st.lock().unwrap();
             s.requests += 1;
             let reject = |s: &mut State, why: String, resp: Response| {

@@ -157,9 +157,10 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
             let deleted = time_field(c, &["deleteTime"]);
             d.fact("Key ID", key.clone());
             d.fact("Planned deletion", planned.clone());
-            d.fact("Deleted at", deleted);
+            d.fact("Deleted at", deleted.clone());
             let k = key.as_deref().unwrap_or("(unknown key)");
             d.summary = if kind == Kind::KeyDeleted {
+                d.dedup_discriminator = deleted.map(|t| format!("deleted {}", minute(&t)));
                 format!("Key {k} was deleted. Data encrypted under it can no longer be decrypted.")
             } else {
                 d.dedup_discriminator = planned.clone();
@@ -177,9 +178,11 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
             let planned = time_field(c, &["plannedDeleteTime"]);
             d.fact("Secret", secret.clone());
             d.fact("Planned deletion", planned.clone());
-            d.fact("Deleted at", time_field(c, &["deleteTime"]));
+            let deleted = time_field(c, &["deleteTime"]);
+            d.fact("Deleted at", deleted.clone());
             let s = secret.as_deref().unwrap_or("(unknown secret)");
             d.summary = if kind == Kind::SecretDeleted {
+                d.dedup_discriminator = deleted.map(|t| format!("deleted {}", minute(&t)));
                 format!("Secret {s} was deleted. Applications that read it will fail.")
             } else {
                 d.dedup_discriminator = planned.clone();
@@ -359,4 +362,9 @@ fn failure_info(c: &Value) -> (Option<String>, Option<String>) {
             text(c, &["failureInfo", "errorMessage"]),
         ),
     }
+}
+
+/// `2025-01-01T10:20` of a normalized time: deletions dedup per minute of the deletion.
+fn minute(t: &str) -> &str {
+    t.get(..16).unwrap_or(t)
 }

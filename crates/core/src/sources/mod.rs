@@ -107,6 +107,27 @@ pub fn parse_with(input: &[u8], what: &str, options: Options) -> Result<Parsed, 
     }
 }
 
+/// Parses a CloudMonitor threshold alarm callback and nothing else: a form-encoded body with
+/// the alarm's fields (`alertName`, or `metricName` with `namespace`/`metricProject`/`alertState`).
+/// JSON, or a form without those fields, is an error: an HTTP endpoint open to the internet takes
+/// only this one shape.
+pub fn parse_alarm_callback(input: &[u8], what: &str) -> Result<Alert, ParseError> {
+    let trimmed = input.trim_ascii();
+    if trimmed.is_empty() {
+        return Err(ParseError::Empty {
+            what: what.to_string(),
+        });
+    }
+    let event = metric_alarm::from_form(trimmed).ok_or_else(|| {
+        ParseError::field(
+            what,
+            "body",
+            "not a form-encoded CloudMonitor alarm callback (alertName or metricName missing)",
+        )
+    })?;
+    Ok(metric_alarm::normalize(event, None))
+}
+
 /// Turns already-decoded JSON into records.
 pub fn parse_value(value: Value) -> Vec<Record> {
     parse_value_with(value, Options::default()).records

@@ -46,6 +46,70 @@ fn batch(n: usize) -> String {
     json!({ "Records": records }).to_string()
 }
 
+/// A server that accepts connections and never answers: the stalled network a connect
+/// timeout alone does not bound.
+fn stalled_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_stalled_target_is_reported_per_record_before_the_lambda_deadline() {
+    let api = RuntimeApi::start();
+    api.set_timeout(std::time::Duration::from_secs(4));
+    let mut env = vec![
+        ("AWS_LAMBDA_RUNTIME_API", api.host()),
+        (
+            "KMS_ALERTS_TARGETS",
+            format!("mns:{}/topics/alerts", stalled_endpoint()),
+        ),
+        ("KMS_ALERTS_MAX_ATTEMPTS", "10".into()),
+        ("KMS_ALERTS_RETRY_BASE_MS", "50".into()),
+        ("KMS_ALERTS_ATTEMPT_TIMEOUT_MS", "1000".into()),
+        // Longer than the function's timeout: only the deadline can stop it in time.
+        ("KMS_ALERTS_PUBLISH_TIMEOUT_MS", "60000".into()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tFAKEid".into()),
+        (
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            FAKE_ALIBABA_SECRET.into(),
+        ),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
+    ];
+    env.push(("KMS_ALERTS_DEADLINE_MARGIN_MS", "1500".into()));
+    let p = Proc::spawn(env!("CARGO_BIN_EXE_kms-key-lifecycle"), &env);
+    let started = std::time::Instant::now();
+    let resp = api
+        .invoke(batch(10).as_bytes())
+        .expect("answered, not timed out");
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "answered after {took:?}, past the 4 s deadline"
+    );
+    let resp: Value = serde_json::from_str(&resp).unwrap();
+    let failed: BTreeSet<String> = resp["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect();
+    let all: BTreeSet<String> = (0..10).map(|i| format!("m-{i}")).collect();
+    assert_eq!(failed, all, "every unpublished record is reported: {resp}");
+    let logs = p.logs();
+    assert!(
+        logs.contains("invocation deadline"),
+        "the log says why: {logs}"
+    );
+    assert_no_secrets(&logs);
+}
+
 #[test]
 fn transient_sink_failures_are_retried_and_delivered_exactly_once() {
     let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 2);

@@ -536,3 +536,70 @@ fn a_hostile_array_is_refused_with_bounded_memory_and_the_next_event_still_deliv
     assert_eq!(status, 200, "{resp}");
     assert_eq!(mns.received().len(), 2, "topic and audit queue");
 }
+
+#[test]
+fn concurrent_copies_of_one_event_send_once() {
+    // The topic answers after 300 ms: both copies are in flight together.
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let fc = Fc::start(
+        env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
+        &format!("mns:{}/topics/slow-alerts", mns.endpoint()),
+        &[],
+    );
+    let body = event("alibaba/secret-rotation-failure.json");
+    let answers: Vec<Value> = std::thread::scope(|s| {
+        let calls: Vec<_> = (0..4)
+            .map(|i| {
+                let (fc, body) = (&fc, &body);
+                s.spawn(move || fc.invoke(&format!("dup-{i}"), body))
+            })
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap().2).collect()
+    });
+    assert_eq!(
+        mns.received().len(),
+        1,
+        "one message for four concurrent copies"
+    );
+    let sent = answers
+        .iter()
+        .filter(|a| !a["alerts"][0]["sent"].as_array().unwrap().is_empty())
+        .count();
+    let duplicate = answers
+        .iter()
+        .filter(|a| !a["alerts"][0]["duplicate"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!((sent, duplicate), (1, 3), "{answers:?}");
+}
+
+#[test]
+fn fc_timeout_bounds_a_stalled_target() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stalled = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let fc = Fc::start(
+        env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
+        &format!("mns:http://{stalled}/topics/alerts"),
+        &[
+            ("KMS_ALERTS_TIMEOUT_SECONDS", "3".to_string()),
+            ("KMS_ALERTS_PUBLISH_TIMEOUT_MS", "60000".to_string()),
+            ("KMS_ALERTS_MAX_ATTEMPTS", "10".to_string()),
+        ],
+    );
+    let started = Instant::now();
+    let (status, headers, resp) =
+        fc.invoke("slow-1", &event("alibaba/secret-rotation-failure.json"));
+    let took = started.elapsed();
+    assert_eq!(status, 404, "{resp}");
+    assert_eq!(headers.get("x-fc-status").map(String::as_str), Some("404"));
+    assert!(took < Duration::from_secs(3), "answered after {took:?}");
+    assert!(
+        resp["errorMessage"].as_str().unwrap().contains("deadline"),
+        "{resp}"
+    );
+}

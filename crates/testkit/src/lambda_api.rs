@@ -14,6 +14,8 @@ struct State {
     results: HashMap<String, Result<String, String>>,
     init_error: Option<String>,
     served: u64,
+    /// How long each invocation gets (`lambda-runtime-deadline-ms`); 30 s when unset.
+    timeout: Option<Duration>,
 }
 
 /// A running runtime API. Point `AWS_LAMBDA_RUNTIME_API` at [`RuntimeApi::host`].
@@ -41,7 +43,8 @@ impl RuntimeApi {
                 loop {
                     if let Some((id, body)) = s.queue.pop_front() {
                         s.served += 1;
-                        let deadline = (std::time::SystemTime::now() + Duration::from_secs(30))
+                        let timeout = s.timeout.unwrap_or(Duration::from_secs(30));
+                        let deadline = (std::time::SystemTime::now() + timeout)
                             .duration_since(std::time::UNIX_EPOCH)
                             .unwrap()
                             .as_millis();
@@ -94,6 +97,11 @@ impl RuntimeApi {
     /// `127.0.0.1:PORT`, the value of `AWS_LAMBDA_RUNTIME_API`.
     pub fn host(&self) -> String {
         self.server.addr.to_string()
+    }
+
+    /// Gives every later invocation `timeout` (the function's timeout) as its deadline.
+    pub fn set_timeout(&self, timeout: Duration) {
+        self.state.0.lock().unwrap().timeout = Some(timeout);
     }
 
     /// Queues one invocation and returns its request id.

@@ -1,7 +1,7 @@
 //! What each sink sends: SNS subject and per-protocol message, SQS body, message attributes.
 //! Sizes are bounded here so a publish is never rejected because of event content.
 
-use kms_alerts_core::render::{json_within, subject, text};
+use kms_alerts_core::render::{json_within, subject, text, JSON_MIN_BUDGET};
 use kms_alerts_core::Alert;
 
 use crate::error::SinkError;
@@ -9,8 +9,24 @@ use serde_json::json;
 
 /// SNS and SQS reject messages over 256 KiB (262,144 bytes), attributes included.
 pub const AWS_MESSAGE_MAX: usize = 262_144;
-/// Room kept for message attributes and request overhead.
-const ATTRIBUTE_ALLOWANCE: usize = 4_096;
+/// Room kept for what the services may count beyond body and attributes.
+const SAFETY_MARGIN: usize = 512;
+/// The most of the SNS payload the email text may take.
+const EMAIL_MAX: usize = 64 * 1024;
+
+/// The bytes SNS and SQS count for the attributes: name, data type and value of each.
+pub fn attributes_size(alert: &Alert) -> usize {
+    attributes(alert)
+        .iter()
+        .map(|(name, value)| name.len() + "String".len() + value.len())
+        .sum()
+}
+
+/// What is left of the 256 KiB for the message body once `alert`'s attributes (and, for SNS,
+/// its subject) are counted.
+fn body_limit(alert: &Alert, subject_len: usize) -> usize {
+    AWS_MESSAGE_MAX - SAFETY_MARGIN - attributes_size(alert) - subject_len
+}
 
 /// Message attributes every sink sets, so subscribers can filter (SNS filter policies).
 pub fn attributes(alert: &Alert) -> Vec<(&'static str, String)> {
@@ -50,34 +66,62 @@ pub(crate) fn typed_attributes<T, E: std::fmt::Display>(
         .collect()
 }
 
-/// Attribute values: printable, at most 256 characters.
+/// Attribute values: printable, at most 256 characters and 256 bytes.
 fn clean_attribute(v: &str) -> String {
-    kms_alerts_core::text::one_line(v, 256)
+    let mut s = kms_alerts_core::text::one_line(v, 256);
+    if s.len() > 256 {
+        let mut cut = 256;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
 }
 
 /// The SNS `MessageStructure=json` payload: the JSON alert by default (SQS, Lambda, HTTP(S),
-/// Firehose, email-json subscribers), plain text for `email`, the subject line for `sms`. The
-/// whole payload stays under the SNS limit: the JSON alert gives way by truncating the raw
-/// event.
+/// Firehose, email-json subscribers), plain text for `email`, the subject line for `sms`. With
+/// the subject and attributes it stays within 256 KiB in bytes: the email text is cut to
+/// 64 KiB, and the JSON alert gives way as [`json_within`] describes.
 pub fn sns_message(alert: &Alert) -> String {
-    let body = text(alert);
     let sms = subject(alert);
-    // The text is bounded by the renderer; escaping can grow it, so count it twice.
-    let mut budget =
-        (AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE).saturating_sub(2 * (body.len() + sms.len()) + 256);
+    let limit = body_limit(alert, sms.len());
+    let mut email = text(alert);
+    cut_bytes(&mut email, EMAIL_MAX);
+    // The JSON alert is nested as a string, so its quotes and escapes grow again: measure and
+    // shrink until the whole payload fits.
+    let fixed = serde_json::to_string(&email).map_or(0, |e| e.len()) + sms.len() * 6 + 64;
+    let mut budget = limit.saturating_sub(fixed).max(JSON_MIN_BUDGET);
     loop {
         let payload =
-            json!({"default": json_within(alert, budget), "email": body, "sms": sms}).to_string();
-        if payload.len() <= AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE || budget < 1024 {
+            json!({"default": json_within(alert, budget), "email": email, "sms": sms}).to_string();
+        if payload.len() <= limit {
             return payload;
         }
-        budget = budget * 3 / 4;
+        if budget == JSON_MIN_BUDGET {
+            // Only reachable with an email text near its cap: give the room to the JSON.
+            cut_bytes(&mut email, EMAIL_MAX / 4);
+        }
+        budget = (budget * 3 / 4).max(JSON_MIN_BUDGET);
     }
 }
 
-/// The SQS body: the JSON alert, raw event truncated if needed.
+/// The SQS body: the JSON alert, within 256 KiB with its attributes.
 pub fn sqs_body(alert: &Alert) -> String {
-    json_within(alert, AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE)
+    json_within(alert, body_limit(alert, 0))
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary, ending in `…` when cut.
+pub(crate) fn cut_bytes(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut cut = max - '…'.len_utf8();
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+    s.push('…');
 }
 
 /// The SNS/SQS FIFO deduplication id: the alert's dedup key, kept to 128 printable ASCII
@@ -129,7 +173,7 @@ mod tests {
         let a = big_alert();
         let m = sns_message(&a);
         assert!(
-            m.len() <= AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE,
+            m.len() + attributes_size(&a) + subject(&a).len() <= AWS_MESSAGE_MAX,
             "{}",
             m.len()
         );
@@ -147,8 +191,9 @@ mod tests {
 
     #[test]
     fn sqs_body_fits() {
-        let body = sqs_body(&big_alert());
-        assert!(body.len() <= AWS_MESSAGE_MAX - ATTRIBUTE_ALLOWANCE);
+        let a = big_alert();
+        let body = sqs_body(&a);
+        assert!(body.len() + attributes_size(&a) <= AWS_MESSAGE_MAX);
     }
 
     #[test]

@@ -208,20 +208,13 @@ impl MnsSink {
 
     /// The XML request body for one alert.
     pub fn request_body(&self, alert: &Alert) -> String {
-        // Base64 grows the payload by 4/3; keep the encoded body under MNS's limit.
-        let max_payload = MNS_BODY_MAX * 3 / 4 - 1024;
+        // Base64 grows the payload by 4/3: 49,152 bytes encode to exactly MNS's 65,536.
+        let max_payload = MNS_BODY_MAX / 4 * 3 - 1024;
         let payload = match self.format {
             Format::Json => kms_alerts_core::render::json_within(alert, max_payload),
             other => {
                 let mut text = render(alert, other);
-                if text.len() > max_payload {
-                    let mut cut = max_payload - 4;
-                    while !text.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    text.truncate(cut);
-                    text.push('…');
-                }
+                crate::message::cut_bytes(&mut text, max_payload);
                 text
             }
         };

@@ -6,7 +6,7 @@ mod json;
 mod markdown;
 mod text;
 
-pub use json::{json_line, json_within};
+pub use json::{json_line, json_within, JSON_MIN_BUDGET};
 pub use markdown::markdown;
 pub use text::{subject, text};
 
@@ -107,7 +107,7 @@ mod tests {
     }
 
     #[test]
-    fn json_within_truncates_only_the_raw_event() {
+    fn json_within_gives_up_the_raw_event_first() {
         let mut a = hostile();
         a.raw = serde_json::json!({"blob": "\u{0001}".repeat(100_000)});
         let full = json_line(&a);
@@ -116,9 +116,41 @@ mod tests {
         assert!(cut.len() <= 20_000, "{}", cut.len());
         let v: serde_json::Value = serde_json::from_str(&cut).unwrap();
         assert_eq!(v["raw_truncated"], true);
+        assert!(v.get("raw").is_none(), "raw is the whole event or absent");
+        assert!(v["raw_excerpt"].as_str().unwrap().starts_with("{\"blob\":"));
         assert_eq!(v["facts"], serde_json::to_value(&a.facts).unwrap());
         assert_eq!(v["title"], a.title.as_str());
+        assert!(
+            v.get("truncated").is_none(),
+            "the alert's own text is whole"
+        );
         let small = json_within(&a, 10_000_000);
         assert_eq!(small, full);
+    }
+
+    #[test]
+    fn json_within_then_cuts_long_text_then_facts() {
+        let mut a = hostile();
+        a.facts = (0..12)
+            .map(|i| crate::Fact {
+                label: format!("Field {i}"),
+                value: "密钥轮转失败".repeat(2000),
+            })
+            .collect();
+        let cut = json_within(&a, 65_536 * 3 / 4);
+        assert!(cut.len() <= 65_536 * 3 / 4, "{}", cut.len());
+        let v: serde_json::Value = serde_json::from_str(&cut).unwrap();
+        assert_eq!(v["truncated"], true);
+        assert_eq!(
+            v["facts"].as_array().unwrap().len(),
+            12,
+            "every fact kept, cut short"
+        );
+        assert!(v["facts"][0]["value"].as_str().unwrap().ends_with('…'));
+        let tiny = json_within(&a, JSON_MIN_BUDGET);
+        assert!(tiny.len() <= JSON_MIN_BUDGET, "{}", tiny.len());
+        let v: serde_json::Value = serde_json::from_str(&tiny).unwrap();
+        assert_eq!(v["kind"], "secret_rotation_failed");
+        assert_eq!(v["dedup_key"], a.dedup_key.as_str());
     }
 }

@@ -51,12 +51,51 @@ fn template_wires_every_handler_with_least_privilege() {
     // KMS's own actions arrive as CloudTrail service events and map to lifecycle kinds.
     assert!(t.contains("detail-type: [AWS Service Event via CloudTrail]"));
     assert!(t.contains("eventName: [DeleteKey, RotateKey, DeleteExpiredKeyMaterial]"));
+    // A key policy's Resource is always "*" (the key itself); IAM policies never use one.
+    let key_start = t
+        .find("  AlertsTopicKey:\n")
+        .expect("the topic has its own key");
+    let key_end = key_start + t[key_start..].find("\n\n").unwrap();
+    let key_policy = &t[key_start..key_end];
+    let iam = format!("{}{}", &t[..key_start], &t[key_end..]);
     assert!(
-        !t.contains("Resource: \"*\"")
-            && !t.contains("Resource: '*'")
-            && !t.contains("Resource: *"),
+        !iam.contains("Resource: \"*\"")
+            && !iam.contains("Resource: '*'")
+            && !iam.contains("Resource: *"),
         "no IAM wildcard"
     );
+    assert!(
+        key_policy.contains("events.amazonaws.com")
+            && key_policy.contains("cloudwatch.amazonaws.com")
+    );
+    assert!(
+        key_policy.contains("aws:SourceAccount"),
+        "services only for this account"
+    );
+    assert_eq!(
+        t.matches("KmsMasterKeyId: !Ref AlertsTopicKey").count(),
+        2,
+        "both topics encrypted"
+    );
+    // Every function may use the key to publish to the encrypted topic.
+    assert_eq!(t.matches("Resource: !GetAtt AlertsTopicKey.Arn").count(), 4);
+    // Alarms: dead letters waiting, and each function's errors.
+    assert!(t.contains("Value: !GetAtt EventsDeadLetterQueue.QueueName"));
+    for f in [
+        "KeyLifecycle",
+        "ApiActivity",
+        "SecretLifecycle",
+        "InstanceHealth",
+    ] {
+        assert!(
+            t.contains(&format!("  {f}ErrorsAlarm:\n")),
+            "{f} errors alarm"
+        );
+        assert!(
+            t.contains(&format!("Value: !Ref {f}Function")),
+            "{f} errors alarm"
+        );
+    }
     assert!(
         !t.contains("sns:*") && !t.contains("sqs:*"),
         "no service wildcard"
@@ -103,11 +142,29 @@ fn s_yaml_deploys_every_handler_as_an_fc3_custom_runtime() {
     let s = s_yaml();
     assert_eq!(s["edition"], "3.0.0");
     let resources = s["resources"].as_object().unwrap();
-    assert_eq!(resources.len(), 4);
+    assert_eq!(resources.len(), 6, "five functions and the role");
+    assert_eq!(resources["fc-role"]["component"], "ram");
     let mut patterns = Vec::new();
-    for (name, r) in resources {
+    let mut http_functions = Vec::new();
+    for (name, r) in resources.iter().filter(|(n, _)| *n != "fc-role") {
         let p = &r["props"];
         assert_eq!(r["component"], "fc3", "{name}");
+        assert_eq!(p["role"], "${vars.role}", "{name} runs as the defined role");
+        assert_eq!(p["logConfig"]["project"], "${vars.logProject}", "{name}");
+        let timeout = p["timeout"].as_u64().unwrap();
+        assert_eq!(
+            p["environmentVariables"]["KMS_ALERTS_TIMEOUT_SECONDS"],
+            timeout.to_string(),
+            "{name}: the handler knows its deadline"
+        );
+        if p["triggers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["triggerType"] == "http")
+        {
+            http_functions.push(name.clone());
+        }
         assert_eq!(p["runtime"], "custom.debian10", "{name}");
         assert_eq!(p["functionName"], format!("kms-{name}"), "{name}");
         assert!(
@@ -126,10 +183,20 @@ fn s_yaml_deploys_every_handler_as_an_fc3_custom_runtime() {
             p["environmentVariables"]["KMS_ALERTS_TARGETS"], "${vars.targets}",
             "{name}"
         );
+        if name == "alarm-callback" {
+            assert_eq!(
+                p["environmentVariables"]["KMS_ALERTS_ALARM_TOKEN"],
+                "${vars.alarmToken}"
+            );
+            continue;
+        }
         assert!(
             p["asyncInvokeConfig"]["destinationConfig"]["onFailure"]["destination"].is_string(),
             "{name} has a dead letter"
         );
+        assert!(p["environmentVariables"]
+            .get("KMS_ALERTS_ALARM_TOKEN")
+            .is_none());
         for t in p["triggers"]
             .as_array()
             .unwrap()
@@ -153,7 +220,76 @@ fn s_yaml_deploys_every_handler_as_an_fc3_custom_runtime() {
             patterns.push((name.clone(), pattern));
         }
     }
+    assert_eq!(
+        http_functions,
+        ["alarm-callback"],
+        "only the alarm callback function can be reached over HTTP"
+    );
     let vars = &s["vars"];
+    assert_eq!(vars["alarmToken"], "${env('KMS_ALERTS_ALARM_TOKEN')}");
+    // The role may publish to the targets, send to the dead-letter queue, write its logstore.
+    let role = &resources["fc-role"]["props"];
+    assert_eq!(role["service"], "fc.aliyuncs.com");
+    let statements = role["policies"][0]["statement"].as_array().unwrap();
+    let grants: Vec<(String, String)> = statements
+        .iter()
+        .flat_map(|st| {
+            assert_eq!(st["Effect"], "Allow");
+            let actions = st["Action"].as_array().unwrap().clone();
+            let resources = st["Resource"].as_array().unwrap().clone();
+            actions.into_iter().flat_map(move |a| {
+                resources.clone().into_iter().map(move |r| {
+                    (
+                        a.as_str().unwrap().to_string(),
+                        r.as_str().unwrap().to_string(),
+                    )
+                })
+            })
+        })
+        .collect();
+    for (action, resource) in &grants {
+        assert!(
+            !action.contains('*') && !resource.contains('*'),
+            "{action} {resource}"
+        );
+    }
+    let granted = |action: &str, suffix: &str| {
+        grants
+            .iter()
+            .any(|(a, r)| a == action && r.ends_with(suffix))
+    };
+    assert!(granted(
+        "mns:PublishMessage",
+        ":/topics/kms-alerts/messages"
+    ));
+    assert!(granted(
+        "mns:SendMessage",
+        ":/queues/kms-alerts-audit/messages"
+    ));
+    assert!(granted("mns:SendMessage", "${vars.deadLetterQueue}"));
+    assert!(granted(
+        "log:PostLogStoreLogs",
+        ":project/${vars.logProject}/logstore/${vars.logstore}"
+    ));
+    assert_eq!(grants.len(), 4, "nothing more: {grants:?}");
+    // The same policy as a file, for `aliyun ram CreatePolicy`.
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("deploy/alibaba/ram-policy.json")).unwrap(),
+    )
+    .unwrap();
+    let text = file.to_string();
+    for needle in [
+        "/topics/kms-alerts/messages",
+        "/queues/kms-alerts-audit/messages",
+        "/queues/kms-alerts-dlq/messages",
+        "project/kms-alerts-logs/logstore/functions",
+    ] {
+        assert!(text.contains(needle), "ram-policy.json lacks {needle}");
+    }
+    assert_eq!(
+        file["Statement"].as_array().unwrap().len(),
+        statements.len()
+    );
     assert!(vars["deadLetterQueue"]
         .as_str()
         .unwrap()
@@ -250,6 +386,7 @@ fn s_yaml_deploys_every_handler_as_an_fc3_custom_runtime() {
         "secret-lifecycle",
         "instance-health",
         "api-activity",
+        "alarm-callback",
     ] {
         assert!(build.contains(bin));
     }

@@ -18,6 +18,22 @@ done
 export MOTO_SERVER="$PWD/$venv/bin/moto_server"
 export CFN_LINT="$PWD/$venv/bin/cfn-lint"
 
+# Dependencies against the RustSec advisory database (github.com/rustsec/advisory-db), with
+# cargo-audit (pinned, installed into .tools when missing). The database is fetched from GitHub
+# on every run; where GitHub cannot be reached the check is skipped with a warning, and
+# KMS_ALERTS_REQUIRE_AUDIT=1 makes that a failure instead.
+if timeout 20 git ls-remote --exit-code https://github.com/rustsec/advisory-db HEAD >/dev/null 2>&1; then
+  if ! .tools/bin/cargo-audit --version >/dev/null 2>&1; then
+    cargo install cargo-audit --version 0.22.2 --locked --root .tools
+  fi
+  .tools/bin/cargo-audit audit --deny yanked
+elif [ "${KMS_ALERTS_REQUIRE_AUDIT:-0}" = 1 ]; then
+  echo "RustSec advisory database unreachable and KMS_ALERTS_REQUIRE_AUDIT=1" >&2
+  exit 1
+else
+  echo "WARNING: RustSec advisory database unreachable (no access to github.com): dependency audit SKIPPED" >&2
+fi
+
 # Style and lints stay clean: formatting checked, every clippy warning an error.
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

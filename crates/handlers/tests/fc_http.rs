@@ -520,6 +520,7 @@ fn a_hostile_array_is_refused_with_bounded_memory_and_the_next_event_still_deliv
     assert!(text.contains("more than 1000 records"), "{text}");
     assert!(mns.received().is_empty(), "nothing of it was published");
     let rss_mib = fc.proc_.peak_rss_kib().unwrap() / 1024;
+    eprintln!("peak RSS after 500,000 records: {rss_mib} MiB");
     assert!(rss_mib < 100, "peak RSS {rss_mib} MiB for one request");
 
     // A 30 MB event: refused at the declared length, memory still bounded.
@@ -527,6 +528,7 @@ fn a_hostile_array_is_refused_with_bounded_memory_and_the_next_event_still_deliv
     assert_eq!(status, 404);
     assert!(took < Duration::from_secs(20), "{took:?}");
     let rss_mib = fc.proc_.peak_rss_kib().unwrap() / 1024;
+    eprintln!("peak RSS after a 30 MB request: {rss_mib} MiB, answered in {took:?}");
     assert!(
         rss_mib < 100,
         "peak RSS {rss_mib} MiB after a 30 MB request"

@@ -1,27 +1,43 @@
-//! `kms-alerts`: render KMS alert events locally. (To publish from a shell, run a handler
-//! binary: it reads stdin and sends to `KMS_ALERTS_TARGETS`.)
+//! `kms-alerts`: render KMS alert events locally, from single events up to whole CloudTrail
+//! and ActionTrail archives, streamed in constant memory. (To publish from a shell, run a
+//! handler binary: it reads stdin and sends to `KMS_ALERTS_TARGETS`.)
 
-use std::io::{Read, Write};
+mod input;
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
-use kms_alerts_core::{parse_with, render, Format, Options, Skipped};
+use kms_alerts_core::{
+    parse_piece, render, Format, Kind, Options, Piece, Pieces, Severity, Skipped,
+};
 
 const USAGE: &str = "\
 usage:
-  kms-alerts render [--format text|markdown|json] [--include-read-only] FILE...
-      print one alert per event (FILE `-` is stdin)
+  kms-alerts render [--format text|markdown|json] [--include-read-only]
+                    [--min-severity info|warning|critical] [--kind KIND[,KIND...]]... PATH...
+      print one alert per event; PATH is a file, a directory (every file under it) or - (stdin)
   kms-alerts --help | --version
 
 Inputs: any AWS KMS EventBridge event, CloudTrail KMS call or service event, Alibaba Cloud KMS
 CloudMonitor event (raw or CloudEvents, single or array), ActionTrail KMS record, CloudMonitor
 alarm callback (JSON or form), SQS/SNS Lambda records of those, and CloudTrail/ActionTrail log
-files ({\"Records\": [...]} or an array of records). In log files, other services' records and
-successful read-only KMS calls (Decrypt, Encrypt, GenerateDataKey*, Describe*, List*, Get*) are
-skipped and counted on stderr; --include-read-only keeps the read-only calls.
-Exit status: 0 all rendered, 1 some input was bad, 2 usage.
+files ({\"Records\": [...]} or an array of records); one value, a JSON array, concatenated or
+newline-delimited JSON, each optionally gzipped (detected by its magic bytes). Input is read as
+a stream: memory does not grow with the number of events. In log files, other services'
+records and successful read-only KMS calls (Decrypt, Encrypt, GenerateDataKey*, Describe*,
+List*, Get*) are skipped and counted; --include-read-only keeps the read-only calls.
+A summary goes to stderr at the end (and progress while running, when stderr is a terminal).
+Kinds: key_rotated key_material_expired key_deleted key_deletion_scheduled
+secret_deletion_scheduled secret_deleted secret_rotation_failed secret_rotation_succeeded
+key_sync_failed key_sync_succeeded qps_near_quota client_key_expiring metric_alarm api_call unknown
+Exit status: 0 all rendered, 1 some input or record was unreadable (the rest is still
+rendered), 2 usage.
 To publish to the targets in KMS_ALERTS_TARGETS, pipe the event into a handler binary,
 e.g. `kms-key-lifecycle < event.json`.";
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -44,96 +60,221 @@ fn usage_error(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Reads a file argument (`-` is stdin) with its label for messages.
-fn read_input(path: &str) -> Result<(String, Vec<u8>), String> {
-    if path == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| format!("stdin: {e}"))?;
-        Ok(("stdin".to_string(), buf))
-    } else {
-        std::fs::read(path)
-            .map(|b| (path.to_string(), b))
-            .map_err(|e| format!("{path}: {e}"))
-    }
+/// What `render` was asked to do.
+struct RenderArgs {
+    format: Format,
+    options: Options,
+    min_severity: Severity,
+    kinds: Vec<Kind>,
+    paths: Vec<String>,
 }
 
-/// Splits `[--format F] [--include-read-only] FILE...`.
-fn parse_render_args(args: &[String]) -> Result<(Format, Options, Vec<String>), String> {
-    let mut format = Format::Text;
-    let mut options = Options::default();
-    let mut files = Vec::new();
+fn parse_kind(name: &str) -> Result<Kind, String> {
+    serde_json::from_value(serde_json::Value::String(name.trim().to_string()))
+        .map_err(|_| format!("unknown kind {name:?} (see the list of kinds below)"))
+}
+
+fn parse_severity(name: &str) -> Result<Severity, String> {
+    serde_json::from_value(serde_json::Value::String(name.trim().to_ascii_lowercase()))
+        .map_err(|_| format!("unknown severity {name:?}: expected info, warning or critical"))
+}
+
+/// Splits the `render` arguments.
+fn parse_render_args(args: &[String]) -> Result<RenderArgs, String> {
+    let mut r = RenderArgs {
+        format: Format::Text,
+        options: Options::default(),
+        min_severity: Severity::Info,
+        kinds: Vec::new(),
+        paths: Vec::new(),
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        if a == "--include-read-only" {
-            options.include_read_only = true;
-        } else if a == "--format" || a == "-f" {
-            let v = it
-                .next()
-                .ok_or("--format needs a value: text, markdown or json")?;
-            format = v.parse()?;
-        } else if let Some(v) = a.strip_prefix("--format=") {
-            format = v.parse()?;
-        } else if a.starts_with('-') && a != "-" {
-            return Err(format!("unknown option {a:?}"));
-        } else {
-            files.push(a.clone());
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        let mut value = |what: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or(format!("{flag} needs a value: {what}"))
+        };
+        match flag {
+            "--include-read-only" => r.options.include_read_only = true,
+            "--format" | "-f" => r.format = value("text, markdown or json")?.parse()?,
+            "--min-severity" => {
+                r.min_severity = parse_severity(&value("info, warning or critical")?)?
+            }
+            "--kind" => {
+                for k in value("a kind, or several separated by commas")?.split(',') {
+                    r.kinds.push(parse_kind(k)?);
+                }
+            }
+            _ if a.starts_with('-') && a != "-" => return Err(format!("unknown option {a:?}")),
+            _ => r.paths.push(a.clone()),
         }
     }
-    if files.is_empty() {
-        return Err("no input: give one or more files, or - for stdin".to_string());
+    if r.paths.is_empty() {
+        return Err("no input: give one or more files or directories, or - for stdin".to_string());
     }
-    Ok((format, options, files))
+    Ok(r)
+}
+
+/// What one run saw, for the summary.
+#[derive(Default)]
+struct Tally {
+    events: u64,
+    alerts: u64,
+    filtered: u64,
+    unreadable: u64,
+    by_kind: BTreeMap<&'static str, u64>,
+    by_severity: BTreeMap<Severity, u64>,
+    skipped: Skipped,
+}
+
+/// Progress on stderr while a long run goes on, when stderr is a terminal.
+struct Progress {
+    on: bool,
+    started: Instant,
+    last: Instant,
+    bytes: Rc<Cell<u64>>,
+}
+
+impl Progress {
+    fn tick(&mut self, tally: &Tally) {
+        if !self.on || self.last.elapsed() < Duration::from_millis(250) {
+            return;
+        }
+        self.last = Instant::now();
+        if self.started.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let mb = self.bytes.get() as f64 / 1e6;
+        let secs = self.started.elapsed().as_secs_f64();
+        eprint!(
+            "\rkms-alerts: {} events, {} alerts, {mb:.1} MB read ({:.1} MB/s)   ",
+            tally.events,
+            tally.alerts,
+            mb / secs
+        );
+    }
+
+    fn finish(&self) {
+        if self.on && self.started.elapsed() >= Duration::from_secs(1) {
+            eprint!("\r\x1b[K");
+        }
+    }
 }
 
 fn render_cmd(args: &[String]) -> ExitCode {
-    let (format, options, files) = match parse_render_args(args) {
+    let r = match parse_render_args(args) {
         Ok(x) => x,
         Err(e) => return usage_error(&e),
     };
+    let (sources, errors) = input::expand(&r.paths);
+    let mut failed = !errors.is_empty();
+    for e in errors {
+        eprintln!("kms-alerts: {e}");
+    }
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut failed = false;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut tally = Tally::default();
+    let bytes = Rc::new(Cell::new(0u64));
+    let mut progress = Progress {
+        on: std::io::stderr().is_terminal(),
+        started: Instant::now(),
+        last: Instant::now(),
+        bytes: bytes.clone(),
+    };
     let mut first = true;
-    let mut skipped = Skipped::default();
-    for path in &files {
-        let parsed = read_input(path).and_then(|(label, bytes)| {
-            parse_with(&bytes, &label, options).map_err(|e| e.to_string())
-        });
-        let records = match parsed {
-            Ok(p) => {
-                skipped.add(p.skipped);
-                p.records
-            }
+    for source in &sources {
+        let label = source.label();
+        let reader = match input::open(source, bytes.clone()) {
+            Ok(r) => r,
             Err(e) => {
-                eprintln!("kms-alerts: {e}");
+                eprintln!("kms-alerts: {label}: {e}");
                 failed = true;
                 continue;
             }
         };
-        for record in records {
-            match record.result {
-                Ok(alert) => {
-                    let mut s = render(&alert, format);
-                    if format == Format::Json {
-                        s.push('\n');
-                    } else if !first {
-                        s.insert_str(0, "\n----\n\n");
-                    }
-                    first = false;
-                    if out.write_all(s.as_bytes()).is_err() {
-                        return ExitCode::from(1);
-                    }
-                }
+        for (n, piece) in Pieces::new(reader, &label).enumerate() {
+            let piece = match piece {
+                Ok(p) => p,
                 Err(e) => {
-                    eprintln!("kms-alerts: {path}: {e}");
+                    eprintln!("kms-alerts: {e}");
+                    tally.unreadable += 1;
                     failed = true;
+                    break;
+                }
+            };
+            let what = match (&piece, n) {
+                (Piece::Whole(_), 0) => label.clone(),
+                (Piece::Whole(_), n) => format!("{label} value {}", n + 1),
+                (_, n) => format!("{label} record {}", n + 1),
+            };
+            let parsed = match parse_piece(&piece, &what, r.options) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("kms-alerts: {e}");
+                    tally.unreadable += 1;
+                    failed = true;
+                    continue;
+                }
+            };
+            tally.skipped.add(parsed.skipped);
+            for record in parsed.records {
+                tally.events += 1;
+                let alert = match record.result {
+                    Ok(a) => a,
+                    Err(e) => {
+                        eprintln!("kms-alerts: {label}: {e}");
+                        tally.unreadable += 1;
+                        failed = true;
+                        continue;
+                    }
+                };
+                if alert.severity < r.min_severity
+                    || (!r.kinds.is_empty() && !r.kinds.contains(&alert.kind))
+                {
+                    tally.filtered += 1;
+                    continue;
+                }
+                tally.alerts += 1;
+                *tally.by_kind.entry(alert.kind.as_str()).or_default() += 1;
+                *tally.by_severity.entry(alert.severity).or_default() += 1;
+                let s = render(&alert, r.format);
+                let written = if r.format == Format::Json {
+                    out.write_all(s.as_bytes())
+                        .and_then(|_| out.write_all(b"\n"))
+                } else if first {
+                    out.write_all(s.as_bytes())
+                } else {
+                    out.write_all(b"\n----\n\n")
+                        .and_then(|_| out.write_all(s.as_bytes()))
+                };
+                first = false;
+                if written.is_err() {
+                    // The reader went away (a closed pipe): nothing more to do.
+                    return ExitCode::from(1);
                 }
             }
+            progress.tick(&tally);
         }
     }
     let _ = out.flush();
+    progress.finish();
+    summary(&tally, sources.len());
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The end-of-run summary on stderr.
+fn summary(t: &Tally, inputs: usize) {
+    let skipped = &t.skipped;
     if skipped.total() > 0 {
         eprintln!(
             "kms-alerts: skipped {} trail records of other services and {} successful read-only KMS calls{}",
@@ -146,9 +287,29 @@ fn render_cmd(args: &[String]) -> ExitCode {
             }
         );
     }
-    if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    let list = |m: Vec<(String, u64)>| {
+        m.into_iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let kinds = list(t.by_kind.iter().map(|(k, n)| (k.to_string(), *n)).collect());
+    let severities = list(
+        t.by_severity
+            .iter()
+            .rev()
+            .map(|(s, n)| (s.as_str().to_string(), *n))
+            .collect(),
+    );
+    eprintln!(
+        "kms-alerts: {} inputs, {} events: {} alerts{}{}, {} filtered out, {} skipped, {} unreadable",
+        inputs,
+        t.events,
+        t.alerts,
+        if severities.is_empty() { String::new() } else { format!(" ({severities})") },
+        if kinds.is_empty() { String::new() } else { format!(" [{kinds}]") },
+        t.filtered,
+        t.skipped.total(),
+        t.unreadable,
+    );
 }

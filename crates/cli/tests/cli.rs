@@ -191,3 +191,123 @@ fn trail_log_file_alerts_on_kms_records_and_reports_what_it_skipped() {
         stderr(&o)
     );
 }
+
+/// A scratch directory of its own for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kms-alerts-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    dir
+}
+
+#[test]
+fn streams_ndjson_gzip_and_directories_with_a_summary() {
+    let dir = scratch("stream");
+    let deletion =
+        std::fs::read_to_string(root().join("events/aws/kms-cmk-deletion.json")).unwrap();
+    let rotation =
+        std::fs::read_to_string(root().join("events/aws/kms-cmk-rotation.json")).unwrap();
+    let one_line = |s: &str| {
+        serde_json::from_str::<serde_json::Value>(s)
+            .unwrap()
+            .to_string()
+    };
+    // Newline-delimited, and concatenated without newlines.
+    let ndjson = format!(
+        "{}\n{}{}\n",
+        one_line(&deletion),
+        one_line(&rotation),
+        one_line(&rotation)
+    );
+    std::fs::write(dir.join("a.ndjson"), &ndjson).unwrap();
+    // The same log file, gzipped (detected by its magic bytes, whatever the name).
+    let trail = std::fs::read(root().join("events/aws/cloudtrail-log-file.json")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&trail).unwrap();
+    std::fs::write(dir.join("nested/trail.bin"), gz.finish().unwrap()).unwrap();
+
+    let o = run(&["render", "--format", "json", dir.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kinds: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        kinds.len(),
+        5,
+        "3 events + 2 KMS calls of the log file: {kinds:?}"
+    );
+    assert_eq!(&kinds[..3], ["key_deleted", "key_rotated", "key_rotated"]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("kms-alerts: 2 inputs, 5 events: 5 alerts")
+            && err.contains("key_rotated 2")
+            && err.contains("3 skipped, 0 unreadable"),
+        "{err}"
+    );
+
+    // Filters: only critical, or only some kinds; the rest is counted as filtered out.
+    let o = run(
+        &[
+            "render",
+            "--format",
+            "json",
+            "--kind",
+            "key_deleted,key_rotated",
+            "--min-severity",
+            "warning",
+            dir.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("1 alerts (warning 1) [key_deleted 1], 4 filtered out"),
+        "{}",
+        stderr(&o)
+    );
+    for bad in [
+        &["render", "--kind", "nope", "x"][..],
+        &["render", "--min-severity", "loud", "x"],
+    ] {
+        let o = run(bad, None);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_record_in_a_stream_is_reported_and_the_rest_rendered() {
+    let input = format!(
+        "[{}, {{\"broken\": ]}}, {}]",
+        std::fs::read_to_string(root().join("events/aws/kms-cmk-deletion.json")).unwrap(),
+        std::fs::read_to_string(root().join("events/aws/kms-cmk-rotation.json")).unwrap()
+    );
+    let o = run(&["render", "--format", "json", "-"], Some(input.as_bytes()));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("key_deleted"),
+        "the event before the break: {}",
+        stdout(&o)
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("stdin piece 2") || err.contains("stdin record 2"),
+        "{err}"
+    );
+    assert!(err.contains("2 unreadable"), "{err}");
+
+    // A cut-off stream: what came before is rendered, the break is named.
+    let o = run(
+        &["render", "--format", "json", "-"],
+        Some(&input.as_bytes()[..input.len() / 2 + 5]),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("end of input"), "{}", stderr(&o));
+}

@@ -26,6 +26,7 @@ pub mod text;
 pub use alert::{Alert, Cloud, Fact, Family, Kind, Severity};
 pub use error::ParseError;
 pub use render::{render, Format};
+pub use sources::stream::{parse_piece, Piece, Pieces};
 pub use sources::{
     parse, parse_alarm_callback, parse_labelled, parse_value, parse_value_with, parse_with,
     Options, Parsed, Record, Skipped,

@@ -6,6 +6,7 @@ mod api_call;
 mod aws_kms;
 mod evidence;
 mod metric_alarm;
+pub mod stream;
 mod unknown;
 
 use serde_json::Value;

@@ -44,6 +44,25 @@ pub fn one_line(s: &str, max: usize) -> String {
     out
 }
 
+/// The largest index at most `i` that is on a character boundary of `s`.
+pub fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary, ending in `…` when cut.
+pub fn cut_bytes(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let cut = floor_char_boundary(s, max.saturating_sub('…'.len_utf8()));
+    s.truncate(cut);
+    s.push('…');
+}
+
 #[cfg(test)]
 mod tests {
     use super::one_line;

@@ -46,20 +46,6 @@ fn batch(n: usize) -> String {
     json!({ "Records": records }).to_string()
 }
 
-/// A server that accepts connections and never answers: the stalled network a connect
-/// timeout alone does not bound.
-fn stalled_endpoint() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming().flatten() {
-            held.push(s);
-        }
-    });
-    format!("http://{addr}")
-}
-
 #[test]
 fn a_stalled_target_is_reported_per_record_before_the_lambda_deadline() {
     let api = RuntimeApi::start();
@@ -68,7 +54,10 @@ fn a_stalled_target_is_reported_per_record_before_the_lambda_deadline() {
         ("AWS_LAMBDA_RUNTIME_API", api.host()),
         (
             "KMS_ALERTS_TARGETS",
-            format!("mns:{}/topics/alerts", stalled_endpoint()),
+            format!(
+                "mns:{}/topics/alerts",
+                kms_alerts_testkit::stalled_endpoint()
+            ),
         ),
         ("KMS_ALERTS_MAX_ATTEMPTS", "10".into()),
         ("KMS_ALERTS_RETRY_BASE_MS", "50".into()),

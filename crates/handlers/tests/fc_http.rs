@@ -576,17 +576,12 @@ fn concurrent_copies_of_one_event_send_once() {
 
 #[test]
 fn fc_timeout_bounds_a_stalled_target() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let stalled = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming().flatten() {
-            held.push(s);
-        }
-    });
     let fc = Fc::start(
         env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
-        &format!("mns:http://{stalled}/topics/alerts"),
+        &format!(
+            "mns:{}/topics/alerts",
+            kms_alerts_testkit::stalled_endpoint()
+        ),
         &[
             ("KMS_ALERTS_TIMEOUT_SECONDS", "3".to_string()),
             ("KMS_ALERTS_PUBLISH_TIMEOUT_MS", "60000".to_string()),

@@ -2,6 +2,7 @@
 //! Sizes are bounded here so a publish is never rejected because of event content.
 
 use kms_alerts_core::render::{json_within, subject, text, JSON_MIN_BUDGET};
+use kms_alerts_core::text::cut_bytes;
 use kms_alerts_core::Alert;
 
 use crate::error::SinkError;
@@ -69,13 +70,7 @@ pub(crate) fn typed_attributes<T, E: std::fmt::Display>(
 /// Attribute values: printable, at most 256 characters and 256 bytes.
 fn clean_attribute(v: &str) -> String {
     let mut s = kms_alerts_core::text::one_line(v, 256);
-    if s.len() > 256 {
-        let mut cut = 256;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
+    s.truncate(kms_alerts_core::text::floor_char_boundary(&s, 256));
     s
 }
 
@@ -109,19 +104,6 @@ pub fn sns_message(alert: &Alert) -> String {
 /// The SQS body: the JSON alert, within 256 KiB with its attributes.
 pub fn sqs_body(alert: &Alert) -> String {
     json_within(alert, body_limit(alert, 0))
-}
-
-/// Cuts `s` to at most `max` bytes on a character boundary, ending in `…` when cut.
-pub(crate) fn cut_bytes(s: &mut String, max: usize) {
-    if s.len() <= max {
-        return;
-    }
-    let mut cut = max - '…'.len_utf8();
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    s.truncate(cut);
-    s.push('…');
 }
 
 /// The SNS/SQS FIFO deduplication id: the alert's dedup key, kept to 128 printable ASCII

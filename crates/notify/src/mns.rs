@@ -214,7 +214,7 @@ impl MnsSink {
             Format::Json => kms_alerts_core::render::json_within(alert, max_payload),
             other => {
                 let mut text = render(alert, other);
-                crate::message::cut_bytes(&mut text, max_payload);
+                kms_alerts_core::text::cut_bytes(&mut text, max_payload);
                 text
             }
         };

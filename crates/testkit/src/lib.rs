@@ -33,3 +33,17 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// `http://127.0.0.1:PORT` of a server that accepts connections and never answers: the
+/// stalled network a connect timeout alone does not bound. It lives as long as the process.
+pub fn stalled_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    format!("http://{addr}")
+}

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::alert::Alert;
+use crate::text::{cut_bytes, floor_char_boundary};
 
 /// The alert as one line of JSON (no trailing newline). C1 controls and the characters that
 /// reorder or hide text (bidi marks and overrides, zero-width characters, line separators) are
@@ -124,41 +125,24 @@ fn cut_texts(v: &mut Value, limit: usize) {
         "raw_excerpt",
     ] {
         if let Some(Value::String(s)) = v.get_mut(key) {
-            cut_string(s, limit);
+            cut_bytes(s, limit);
         }
     }
     if let Some(facts) = v.get_mut("facts").and_then(Value::as_array_mut) {
         for f in facts {
             for key in ["label", "value"] {
                 if let Some(Value::String(s)) = f.get_mut(key) {
-                    cut_string(s, limit);
+                    cut_bytes(s, limit);
                 }
             }
         }
     }
 }
 
-/// Cuts `s` to at most `limit` bytes on a character boundary, ending in `…` when cut.
-pub(crate) fn cut_string(s: &mut String, limit: usize) {
-    if s.len() <= limit {
-        return;
-    }
-    let cut = floor_char_boundary(s, limit.saturating_sub('…'.len_utf8()));
-    s.truncate(cut);
-    s.push('…');
-}
-
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
 /// The least an alert can say; within `max_bytes` for any budget of [`JSON_MIN_BUDGET`].
 fn minimal(alert: &Alert, max_bytes: usize) -> String {
     let mut title = alert.title.clone();
-    cut_string(&mut title, 256);
+    cut_bytes(&mut title, 256);
     let mut v = serde_json::json!({
         "kind": alert.kind,
         "family": alert.family,
@@ -175,7 +159,7 @@ fn minimal(alert: &Alert, max_bytes: usize) -> String {
         ("console_url", &alert.console_url, 512),
     ] {
         if let Some(mut s) = value.clone() {
-            cut_string(&mut s, limit);
+            cut_bytes(&mut s, limit);
             v[key] = Value::String(s);
         }
     }

@@ -123,70 +123,20 @@ impl<R: BufRead> Pieces<R> {
                 b as char
             ));
         }
-        let mut depth = 0usize;
-        let mut in_string = false;
-        let mut escaped = false;
-        let mut scalar = false;
+        self.scan(out, Scan::default())
+    }
+
+    /// Reads on until the value `scan` is in the middle of ends, appending to `out`.
+    fn scan(&mut self, out: &mut Vec<u8>, mut scan: Scan) -> Result<(), String> {
         loop {
             let buf = self.reader.fill_buf().map_err(|e| e.to_string())?;
             if buf.is_empty() {
-                if scalar && depth == 0 {
+                if scan.scalar && scan.depth == 0 {
                     return Ok(());
                 }
                 return Err("unexpected end of input inside a value".into());
             }
-            let mut used = 0;
-            let mut done = false;
-            while used < buf.len() {
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                        used += 1;
-                        continue;
-                    }
-                    // Jump to the next quote or backslash: most bytes are string contents.
-                    match memchr::memchr2(b'"', b'\\', &buf[used..]) {
-                        None => {
-                            used = buf.len();
-                            break;
-                        }
-                        Some(i) => {
-                            used += i + 1;
-                            if buf[used - 1] == b'\\' {
-                                escaped = true;
-                            } else {
-                                in_string = false;
-                                if depth == 0 {
-                                    done = true;
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    continue;
-                }
-                let b = buf[used];
-                match b {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' if depth > 0 => {
-                        depth -= 1;
-                        if depth == 0 {
-                            used += 1;
-                            done = true;
-                            break;
-                        }
-                    }
-                    b'}' | b']' | b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => {
-                        // The end of a top-level scalar; the delimiter is not part of it.
-                        done = true;
-                        break;
-                    }
-                    _ if depth == 0 => scalar = true,
-                    _ => {}
-                }
-                used += 1;
-            }
+            let (used, done) = scan.feed(buf);
             out.extend_from_slice(&buf[..used]);
             self.reader.consume(used);
             if done {
@@ -221,12 +171,13 @@ impl<R: BufRead> Pieces<R> {
         Ok(true)
     }
 
-    /// Skips to the end of the object whose `Records` array just closed.
+    /// Skips to the end of the object whose `Records` array just closed: any further
+    /// `, "key": value` members are read and dropped.
     fn rest_of_object(&mut self) -> Result<(), String> {
-        let mut rest = vec![b'{'];
-        // Re-open a scanner on `{ <rest>`: read until the matching `}`.
+        let io = |e: std::io::Error| e.to_string();
+        let mut dropped = Vec::new();
         loop {
-            match self.skip_ws().map_err(|e| e.to_string())? {
+            match self.skip_ws().map_err(io)? {
                 None => return Err("unexpected end of input after Records".into()),
                 Some(b'}') => {
                     self.reader.consume(1);
@@ -234,17 +185,15 @@ impl<R: BufRead> Pieces<R> {
                 }
                 Some(b',') => {
                     self.reader.consume(1);
-                    rest.clear();
-                    // key
-                    self.skip_ws().map_err(|e| e.to_string())?;
-                    self.value(&mut rest)?;
-                    if self.skip_ws().map_err(|e| e.to_string())? != Some(b':') {
+                    self.skip_ws().map_err(io)?;
+                    self.value(&mut dropped)?;
+                    if self.skip_ws().map_err(io)? != Some(b':') {
                         return Err("expected ':' after a key".into());
                     }
                     self.reader.consume(1);
-                    self.skip_ws().map_err(|e| e.to_string())?;
-                    rest.clear();
-                    self.value(&mut rest)?;
+                    self.skip_ws().map_err(io)?;
+                    self.value(&mut dropped)?;
+                    dropped.clear();
                 }
                 Some(b) => return Err(format!("unexpected {:?} after Records", b as char)),
             }
@@ -285,8 +234,8 @@ impl<R: BufRead> Pieces<R> {
                             // An ordinary object: read on from where the check stopped.
                             // Cut short, it is still returned whole: the JSON parser then
                             // says where it broke.
-                            let state = out_depth(&out);
-                            if self.value_after(&mut out, state).is_err() {
+                            let state = Scan::after(&out);
+                            if self.scan(&mut out, state).is_err() {
                                 self.mode = Mode::Done;
                             }
                             return Ok(Some(Piece::Whole(out)));
@@ -338,74 +287,73 @@ impl<R: BufRead> Pieces<R> {
             }
         }
     }
-
-    /// Reads the rest of a value whose first bytes are in `out`, open at `depth` levels.
-    fn value_after(&mut self, out: &mut Vec<u8>, state: (usize, bool)) -> Result<(), String> {
-        let (mut depth, mut in_string) = state;
-        let mut escaped = false;
-        loop {
-            let buf = self.reader.fill_buf().map_err(|e| e.to_string())?;
-            if buf.is_empty() {
-                return Err("unexpected end of input inside a value".into());
-            }
-            let mut used = 0;
-            let mut done = false;
-            for &b in buf {
-                used += 1;
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                    }
-                    continue;
-                }
-                match b {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            done = true;
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            out.extend_from_slice(&buf[..used]);
-            self.reader.consume(used);
-            if done {
-                return Ok(());
-            }
-        }
-    }
 }
 
-/// Nesting depth and string state at the end of `bytes` (a prefix of one value).
-fn out_depth(bytes: &[u8]) -> (usize, bool) {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+/// Where a byte scanner is inside one JSON value: nesting, strings and escapes only.
+#[derive(Debug, Clone, Copy, Default)]
+struct Scan {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// A top-level scalar (number, `true`...) has started: it ends at a delimiter or EOF.
+    scalar: bool,
+}
+
+impl Scan {
+    /// The state after `prefix`, the first bytes of a value.
+    fn after(prefix: &[u8]) -> Scan {
+        let mut scan = Scan::default();
+        scan.feed(prefix);
+        scan
     }
-    (depth, in_string)
+
+    /// Scans `buf`: how many bytes belong to the value, and whether it ended within them.
+    fn feed(&mut self, buf: &[u8]) -> (usize, bool) {
+        let mut used = 0;
+        while used < buf.len() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                    used += 1;
+                    continue;
+                }
+                // Jump to the next quote or backslash: most bytes are string contents.
+                match memchr::memchr2(b'"', b'\\', &buf[used..]) {
+                    None => return (buf.len(), false),
+                    Some(i) => {
+                        used += i + 1;
+                        if buf[used - 1] == b'\\' {
+                            self.escaped = true;
+                        } else {
+                            self.in_string = false;
+                            if self.depth == 0 {
+                                return (used, true);
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            match buf[used] {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' if self.depth > 0 => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return (used + 1, true);
+                    }
+                }
+                b'}' | b']' | b',' | b' ' | b'\t' | b'\n' | b'\r' if self.depth == 0 => {
+                    // The end of a top-level scalar; the delimiter is not part of it.
+                    return (used, true);
+                }
+                _ if self.depth == 0 => self.scalar = true,
+                _ => {}
+            }
+            used += 1;
+        }
+        (used, false)
+    }
 }
 
 impl<R: BufRead> Iterator for Pieces<R> {

@@ -1,10 +1,10 @@
 //! Where the CLI reads from: files, directories (recursively, in name order) and stdin, each
 //! opened as a buffered stream, gunzipped when it starts with gzip's magic bytes.
 
-use std::cell::Cell;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Read buffer per input.
 const BUFFER: usize = 256 * 1024;
@@ -68,19 +68,19 @@ fn walk(dir: &Path, out: &mut Vec<Source>, errors: &mut Vec<String>) {
 /// Counts the bytes read through it (compressed bytes, for a gzip file).
 pub struct Counting<R> {
     inner: R,
-    count: Rc<Cell<u64>>,
+    count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
 
 /// Opens `source` for streaming; `count` grows with the bytes read from it.
-pub fn open(source: &Source, count: Rc<Cell<u64>>) -> std::io::Result<Box<dyn BufRead>> {
+pub fn open(source: &Source, count: Arc<AtomicU64>) -> std::io::Result<Box<dyn BufRead>> {
     let raw: Box<dyn Read> = match source {
         Source::Stdin => Box::new(std::io::stdin()),
         Source::File(p) => Box::new(std::fs::File::open(p)?),

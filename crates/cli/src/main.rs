@@ -3,17 +3,13 @@
 //! handler binary: it reads stdin and sends to `KMS_ALERTS_TARGETS`.)
 
 mod input;
+mod pipeline;
 
-use std::cell::Cell;
-use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::rc::Rc;
-use std::time::{Duration, Instant};
 
-use kms_alerts_core::{
-    parse_piece, render, Format, Kind, Options, Piece, Pieces, Severity, Skipped,
-};
+use kms_alerts_core::{Format, Kind, Options, Severity};
+
+use pipeline::Tally;
 
 const USAGE: &str = "\
 usage:
@@ -121,151 +117,28 @@ fn parse_render_args(args: &[String]) -> Result<RenderArgs, String> {
     Ok(r)
 }
 
-/// What one run saw, for the summary.
-#[derive(Default)]
-struct Tally {
-    events: u64,
-    alerts: u64,
-    filtered: u64,
-    unreadable: u64,
-    by_kind: BTreeMap<&'static str, u64>,
-    by_severity: BTreeMap<Severity, u64>,
-    skipped: Skipped,
-}
-
-/// Progress on stderr while a long run goes on, when stderr is a terminal.
-struct Progress {
-    on: bool,
-    started: Instant,
-    last: Instant,
-    bytes: Rc<Cell<u64>>,
-}
-
-impl Progress {
-    fn tick(&mut self, tally: &Tally) {
-        if !self.on || self.last.elapsed() < Duration::from_millis(250) {
-            return;
-        }
-        self.last = Instant::now();
-        if self.started.elapsed() < Duration::from_secs(1) {
-            return;
-        }
-        let mb = self.bytes.get() as f64 / 1e6;
-        let secs = self.started.elapsed().as_secs_f64();
-        eprint!(
-            "\rkms-alerts: {} events, {} alerts, {mb:.1} MB read ({:.1} MB/s)   ",
-            tally.events,
-            tally.alerts,
-            mb / secs
-        );
-    }
-
-    fn finish(&self) {
-        if self.on && self.started.elapsed() >= Duration::from_secs(1) {
-            eprint!("\r\x1b[K");
-        }
-    }
-}
-
 fn render_cmd(args: &[String]) -> ExitCode {
     let r = match parse_render_args(args) {
         Ok(x) => x,
         Err(e) => return usage_error(&e),
     };
     let (sources, errors) = input::expand(&r.paths);
-    let mut failed = !errors.is_empty();
+    let failed = !errors.is_empty();
     for e in errors {
         eprintln!("kms-alerts: {e}");
     }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let mut tally = Tally::default();
-    let bytes = Rc::new(Cell::new(0u64));
-    let mut progress = Progress {
-        on: std::io::stderr().is_terminal(),
-        started: Instant::now(),
-        last: Instant::now(),
-        bytes: bytes.clone(),
+    let settings = pipeline::Settings {
+        format: r.format,
+        options: r.options,
+        min_severity: r.min_severity,
+        kinds: r.kinds,
     };
-    let mut first = true;
-    for source in &sources {
-        let label = source.label();
-        let reader = match input::open(source, bytes.clone()) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("kms-alerts: {label}: {e}");
-                failed = true;
-                continue;
-            }
-        };
-        for (n, piece) in Pieces::new(reader, &label).enumerate() {
-            let piece = match piece {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("kms-alerts: {e}");
-                    tally.unreadable += 1;
-                    failed = true;
-                    break;
-                }
-            };
-            let what = match (&piece, n) {
-                (Piece::Whole(_), 0) => label.clone(),
-                (Piece::Whole(_), n) => format!("{label} value {}", n + 1),
-                (_, n) => format!("{label} record {}", n + 1),
-            };
-            let parsed = match parse_piece(&piece, &what, r.options) {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("kms-alerts: {e}");
-                    tally.unreadable += 1;
-                    failed = true;
-                    continue;
-                }
-            };
-            tally.skipped.add(parsed.skipped);
-            for record in parsed.records {
-                tally.events += 1;
-                let alert = match record.result {
-                    Ok(a) => a,
-                    Err(e) => {
-                        eprintln!("kms-alerts: {label}: {e}");
-                        tally.unreadable += 1;
-                        failed = true;
-                        continue;
-                    }
-                };
-                if alert.severity < r.min_severity
-                    || (!r.kinds.is_empty() && !r.kinds.contains(&alert.kind))
-                {
-                    tally.filtered += 1;
-                    continue;
-                }
-                tally.alerts += 1;
-                *tally.by_kind.entry(alert.kind.as_str()).or_default() += 1;
-                *tally.by_severity.entry(alert.severity).or_default() += 1;
-                let s = render(&alert, r.format);
-                let written = if r.format == Format::Json {
-                    out.write_all(s.as_bytes())
-                        .and_then(|_| out.write_all(b"\n"))
-                } else if first {
-                    out.write_all(s.as_bytes())
-                } else {
-                    out.write_all(b"\n----\n\n")
-                        .and_then(|_| out.write_all(s.as_bytes()))
-                };
-                first = false;
-                if written.is_err() {
-                    // The reader went away (a closed pipe): nothing more to do.
-                    return ExitCode::from(1);
-                }
-            }
-            progress.tick(&tally);
-        }
-    }
-    let _ = out.flush();
-    progress.finish();
+    let Some(tally) = pipeline::run(&sources, &settings) else {
+        // The reader went away (a closed pipe): nothing more to do.
+        return ExitCode::from(1);
+    };
     summary(&tally, sources.len());
-    if failed {
+    if failed || tally.failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -313,3 +186,7 @@ fn summary(t: &Tally, inputs: usize) {
         t.unreadable,
     );
 }
+
+/// The CLI allocates and frees many small values per event, on several threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -301,7 +301,10 @@ fn a_bad_record_in_a_stream_is_reported_and_the_rest_rendered() {
         err.contains("stdin piece 2") || err.contains("stdin record 2"),
         "{err}"
     );
-    assert!(err.contains("2 unreadable"), "{err}");
+    assert!(
+        err.contains("2 events: 2 alerts") && err.contains("1 unreadable"),
+        "only the broken record is lost: {err}"
+    );
 
     // A cut-off stream: what came before is rendered, the break is named.
     let o = run(
@@ -310,4 +313,54 @@ fn a_bad_record_in_a_stream_is_reported_and_the_rest_rendered() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("end of input"), "{}", stderr(&o));
+}
+
+/// Many batches go through the worker threads: the output keeps the input's order, errors name
+/// their record, text alerts are separated once each, and the counts add up.
+#[test]
+fn large_inputs_keep_their_order_across_worker_threads() {
+    let n = 3000;
+    let mut lines = Vec::new();
+    for i in 0..n {
+        if i == 1777 {
+            lines.push("{\"broken\": ]}".to_string());
+            continue;
+        }
+        lines.push(format!(
+            r#"{{"detail-type":"KMS CMK Deletion","source":"aws.kms","account":"111122223333","region":"us-west-2","time":"2022-08-10T16:37:50Z","id":"e-{i}","detail":{{"key-id":"{i:08}-12ab-34cd-56ef-1234567890ab"}}}}"#
+        ));
+    }
+    let input = lines.join("\n");
+    let o = run(&["render", "--format", "json", "-"], Some(input.as_bytes()));
+    assert_eq!(o.status.code(), Some(1), "one record is unreadable");
+    let ids: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let want: Vec<String> = (0..n)
+        .filter(|i| *i != 1777)
+        .map(|i| format!("e-{i}"))
+        .collect();
+    assert_eq!(ids, want);
+    let err = stderr(&o);
+    assert!(err.contains("stdin value 1778"), "{err}");
+    assert!(
+        err.contains(&format!("{} events: {} alerts", n - 1, n - 1))
+            && err.contains("1 unreadable"),
+        "{err}"
+    );
+
+    let o = run(&["render", "-"], Some(input.as_bytes()));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("[WARNING] KMS key deleted: 00000000-"),
+        "{}",
+        &text[..80]
+    );
+    assert_eq!(text.matches("\n----\n\n").count(), n - 2);
 }

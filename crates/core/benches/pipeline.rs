@@ -2,7 +2,7 @@
 //! `cargo bench -p kms-alerts-core --bench pipeline`; figures are events per second per core.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use kms_alerts_core::{parse, render, Format};
+use kms_alerts_core::{parse, parse_piece, render, Format, Options, Pieces};
 
 fn samples() -> Vec<(String, Vec<u8>)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
@@ -67,6 +67,38 @@ fn bench(c: &mut Criterion) {
         b.iter(|| parse(black_box(one_kb)).unwrap().len())
     });
     g.finish();
+
+    // The CLI's per-core path over a streamed JSON array (what `kms-alerts render` does on
+    // each worker thread): split into pieces, parse, normalize, render text. Reported per event
+    // and per byte.
+    let mut g = c.benchmark_group("stream");
+    for name in ["kms-cmk-deletion.json", "secret-rotation-failure.json"] {
+        let event = &all.iter().find(|(n, _)| n == name).unwrap().1;
+        let one: serde_json::Value = serde_json::from_slice(event).unwrap();
+        let n = 2000;
+        let array = format!("[{}]", vec![one.to_string(); n].join(",\n"));
+        for (unit, throughput) in [
+            ("events", Throughput::Elements(n as u64)),
+            ("bytes", Throughput::Bytes(array.len() as u64)),
+        ] {
+            g.throughput(throughput);
+            g.bench_function(format!("{name}/x{n}/{unit}"), |b| {
+                b.iter(|| stream_text(black_box(array.as_bytes())))
+            });
+        }
+    }
+    g.finish();
+}
+
+fn stream_text(input: &[u8]) -> usize {
+    let mut n = 0;
+    for piece in Pieces::new(input, "bench") {
+        let parsed = parse_piece(&piece.unwrap(), "bench", Options::default()).unwrap();
+        for record in parsed.records {
+            n += render(&record.result.unwrap(), Format::Text).len();
+        }
+    }
+    n
 }
 
 criterion_group! {

@@ -168,6 +168,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The name in capitals, as message headlines show it: `CRITICAL`, `WARNING`, `INFO`.
+    pub fn upper(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {

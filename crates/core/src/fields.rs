@@ -31,15 +31,18 @@ fn loose_get<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 }
 
 fn loose_eq(a: &str, b: &str) -> bool {
-    // Cheap reject: keys almost never start with a separator, so first letters must agree.
-    match (a.as_bytes().first(), b.as_bytes().first()) {
-        (Some(x), Some(y)) if !x.eq_ignore_ascii_case(y) && *x != b'-' && *x != b'_' => {
-            return false
-        }
-        _ => {}
+    // Cheap reject: keys almost never start or end with a separator, so the first and the
+    // last letters must agree.
+    let differ = |x: Option<&u8>, y: Option<&u8>| match (x, y) {
+        (Some(x), Some(y)) => !x.eq_ignore_ascii_case(y) && !is_separator(*x) && !is_separator(*y),
+        _ => false,
+    };
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    if differ(ab.first(), bb.first()) || differ(ab.last(), bb.last()) {
+        return false;
     }
-    let mut a = a.bytes().filter(|c| *c != b'-' && *c != b'_');
-    let mut b = b.bytes().filter(|c| *c != b'-' && *c != b'_');
+    let mut a = a.bytes().filter(|c| !is_separator(*c));
+    let mut b = b.bytes().filter(|c| !is_separator(*c));
     loop {
         match (a.next(), b.next()) {
             (None, None) => return true,
@@ -47,6 +50,10 @@ fn loose_eq(a: &str, b: &str) -> bool {
             _ => return false,
         }
     }
+}
+
+fn is_separator(c: u8) -> bool {
+    c == b'-' || c == b'_'
 }
 
 /// A scalar as text: strings trimmed (empty and the literal `null` are `None`), numbers and
@@ -125,6 +132,11 @@ fn parse_time_str(s: &str) -> Option<DateTime<Utc>> {
     if s.is_empty() {
         return None;
     }
+    parse_common_time(s.as_bytes()).or_else(|| parse_any_time(s))
+}
+
+/// Every accepted time form, through chrono.
+fn parse_any_time(s: &str) -> Option<DateTime<Utc>> {
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return epoch(s.parse().ok()?);
     }
@@ -153,6 +165,96 @@ fn parse_time_str(s: &str) -> Option<DateTime<Utc>> {
         }
     }
     None
+}
+
+/// The two forms nearly every event uses, read without chrono's format machinery:
+/// RFC 3339 `2025-01-01T00:00:00[.fff](Z|+08:00)` and CloudMonitor's
+/// `20180816T135935[.fff]+0800`. Fractions of a second are dropped (alerts show seconds).
+/// Anything else, or anything out of range, is `None` and left
+/// to the general parser, which reads these forms the same way.
+fn parse_common_time(b: &[u8]) -> Option<DateTime<Utc>> {
+    let digits = |from: usize, n: usize| -> Option<u32> {
+        let part = b.get(from..from + n)?;
+        part.iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (year, month, day, hour, min, sec, mut i, colons) = if b.get(4) == Some(&b'-') {
+        // 2025-01-01T00:00:00
+        if b.get(7) != Some(&b'-')
+            || b.get(10) != Some(&b'T')
+            || b.get(13) != Some(&b':')
+            || b.get(16) != Some(&b':')
+        {
+            return None;
+        }
+        (
+            digits(0, 4)?,
+            digits(5, 2)?,
+            digits(8, 2)?,
+            digits(11, 2)?,
+            digits(14, 2)?,
+            digits(17, 2)?,
+            19,
+            true,
+        )
+    } else if b.get(8) == Some(&b'T') {
+        // 20180816T135935
+        (
+            digits(0, 4)?,
+            digits(4, 2)?,
+            digits(6, 2)?,
+            digits(9, 2)?,
+            digits(11, 2)?,
+            digits(13, 2)?,
+            15,
+            false,
+        )
+    } else {
+        return None;
+    };
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let offset_secs: i64 = match b.get(i) {
+        Some(b'Z') if colons && i + 1 == b.len() => 0,
+        Some(&sign @ (b'+' | b'-')) => {
+            let (oh, om) = if colons {
+                if b.get(i + 3) != Some(&b':') || i + 6 != b.len() {
+                    return None;
+                }
+                (digits(i + 1, 2)?, digits(i + 4, 2)?)
+            } else {
+                if i + 5 != b.len() {
+                    return None;
+                }
+                (digits(i + 1, 2)?, digits(i + 3, 2)?)
+            };
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let secs = i64::from(oh * 3600 + om * 60);
+            if sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => return None,
+    };
+    if !(1000..=9999).contains(&year) || sec > 59 {
+        return None;
+    }
+    let naive =
+        chrono::NaiveDate::from_ymd_opt(year as i32, month, day)?.and_hms_opt(hour, min, sec)?;
+    Some(naive.and_utc() - chrono::TimeDelta::try_seconds(offset_secs)?)
 }
 
 /// Splits an ARN (`arn:aws:kms:us-west-2:1111:key/abc` or `acs:kms:cn-hangzhou:1192:key/abc`)
@@ -204,7 +306,47 @@ fn non_empty(s: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    proptest! {
+        /// The fast reader of the two common forms agrees with chrono wherever it answers, and
+        /// answers for every valid time in those forms.
+        #[test]
+        fn common_time_forms_read_like_chrono(
+            s in r"[0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-6][0-9]:[0-6][0-9](\.[0-9]{1,9})?(Z|[+-][0-2][0-9]:[0-6][0-9])|[0-9]{8}T[0-9]{6}(\.[0-9]{1,6})?[+-][0-2][0-9][0-6][0-9]|.{0,30}"
+        ) {
+            let secs = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+            let fast = parse_common_time(s.as_bytes()).map(secs);
+            let general = parse_any_time(&s).map(secs);
+            if fast.is_some() {
+                prop_assert_eq!(fast, general);
+            } else if general.is_some() && s.len() >= 15 && s.as_bytes()[0].is_ascii_digit() {
+                // Only leap seconds, years before 1000 and odd forms go the general way.
+                let sec = if s.as_bytes()[4] == b'-' { &s[17..19] } else { &s[13..15] };
+                prop_assert!(sec == "60" || s.starts_with('0') || !s.contains('T'), "{}", s);
+            }
+        }
+    }
+
+    #[test]
+    fn common_time_forms() {
+        for (input, want) in [
+            ("2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z"),
+            ("2024-02-29T23:59:59.999+08:00", "2024-02-29T15:59:59Z"),
+            ("20180816T135935.689+0800", "2018-08-16T05:59:35Z"),
+            ("20180816T135935-0130", "2018-08-16T15:29:35Z"),
+        ] {
+            assert_eq!(time(&json!(input)).as_deref(), Some(want), "{input}");
+        }
+        for bad in [
+            "2025-02-30T00:00:00Z",
+            "2025-01-01T24:00:00Z",
+            "2025-01-01T00:00:00+24:00",
+        ] {
+            assert_eq!(parse_common_time(bad.as_bytes()), None, "{bad}");
+        }
+    }
 
     #[test]
     fn field_tolerates_case_and_separator_drift() {

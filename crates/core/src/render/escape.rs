@@ -102,6 +102,24 @@ fn is_domain(name: &str, last_dot: usize, path_follows: bool) -> bool {
         && (path_follows || COMMON_TLDS.iter().any(|t| t.eq_ignore_ascii_case(tld)))
 }
 
+/// Bytes [`is_inert`] looks at more closely: everything but printable ASCII letters, digits
+/// and punctuation that is harmless everywhere.
+const CLOSER_LOOK: [bool; 256] = {
+    let mut t = [true; 256];
+    let mut c = b' ';
+    while c <= b'~' {
+        t[c as usize] = false;
+        c += 1;
+    }
+    t[b'@' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b':' as usize] = true;
+    t[b']' as usize] = true;
+    t[b'.' as usize] = true;
+    t[b' ' as usize] = true;
+    t
+};
+
 /// True when `s` is short printable ASCII with single inner spaces and nothing to defuse:
 /// the common case, checked in one pass without allocating.
 fn is_inert(s: &str, max: usize) -> bool {
@@ -109,8 +127,10 @@ fn is_inert(s: &str, max: usize) -> bool {
     if b.len() > max || b.first() == Some(&b' ') || b.last() == Some(&b' ') {
         return false;
     }
-    let mut prev = 0u8;
     for (i, &c) in b.iter().enumerate() {
+        if !CLOSER_LOOK[c as usize] {
+            continue;
+        }
         match c {
             b'@' | b'<' => return false,
             b':' if b[i + 1..].starts_with(b"//") => return false,
@@ -123,11 +143,10 @@ fn is_inert(s: &str, max: usize) -> bool {
             {
                 return false
             }
-            b' ' if prev == b' ' => return false,
-            b' '..=b'~' => {}
+            b' ' if i > 0 && b[i - 1] == b' ' => return false,
+            b' ' | b':' | b']' | b'.' => {}
             _ => return false,
         }
-        prev = c;
     }
     true
 }

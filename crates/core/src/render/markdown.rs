@@ -9,7 +9,7 @@ pub fn markdown(alert: &Alert) -> String {
     let mut out = String::with_capacity(1024);
     out.push_str(&format!(
         "**[{}] {}**\n\n{}\n\n",
-        alert.severity.as_str().to_ascii_uppercase(),
+        alert.severity.upper(),
         md(&alert.title, 200),
         md(&alert.summary, 2 * VALUE_MAX)
     ));

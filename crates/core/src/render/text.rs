@@ -1,7 +1,6 @@
 //! Plain text for email and SMS, and the SNS subject line.
 
 use std::borrow::Cow;
-use std::fmt::Write;
 
 use super::context_facts;
 use super::escape::{neutralize_cow, VALUE_MAX};
@@ -13,11 +12,7 @@ pub const SUBJECT_MAX: usize = 100;
 /// `[CRITICAL] Secret rotation failed: name`, made safe for SNS: printable ASCII only (other
 /// characters become `?`), one line, at most 100 characters, never empty.
 pub fn subject(alert: &Alert) -> String {
-    let full = format!(
-        "[{}] {}",
-        alert.severity.as_str().to_ascii_uppercase(),
-        alert.title
-    );
+    let full = format!("[{}] {}", alert.severity.upper(), alert.title);
     let mut out = String::with_capacity(SUBJECT_MAX);
     let mut last_space = true;
     for c in full.chars() {
@@ -47,13 +42,13 @@ pub fn subject(alert: &Alert) -> String {
 /// The alert as plain text: headline, summary, aligned facts, console link.
 pub fn text(alert: &Alert) -> String {
     let mut out = String::with_capacity(1024);
-    let _ = write!(
-        out,
-        "[{}] {}\n\n{}\n\n",
-        alert.severity.as_str().to_ascii_uppercase(),
-        neutralize_cow(&alert.title, 200),
-        neutralize_cow(&alert.summary, 2 * VALUE_MAX)
-    );
+    out.push('[');
+    out.push_str(alert.severity.upper());
+    out.push_str("] ");
+    out.push_str(&neutralize_cow(&alert.title, 200));
+    out.push_str("\n\n");
+    out.push_str(&neutralize_cow(&alert.summary, 2 * VALUE_MAX));
+    out.push_str("\n\n");
     let context = context_facts(alert);
     let labels: Vec<Cow<'_, str>> = alert
         .facts
@@ -73,16 +68,19 @@ pub fn text(alert: &Alert) -> String {
         .zip(alert.facts.iter().map(|f| f.value.as_str()))
         .chain(context.iter().map(|(l, v)| (*l, *v)));
     for (label, value) in rows {
+        out.push_str(label);
+        out.push(':');
         let pad = width - label.chars().count();
-        let _ = writeln!(
-            out,
-            "{label}:{:pad$} {}",
-            "",
-            neutralize_cow(value, VALUE_MAX)
-        );
+        for _ in 0..=pad {
+            out.push(' ');
+        }
+        out.push_str(&neutralize_cow(value, VALUE_MAX));
+        out.push('\n');
     }
     if let Some(url) = &alert.console_url {
-        let _ = write!(out, "\nOpen in console: {url}\n");
+        out.push_str("\nOpen in console: ");
+        out.push_str(url);
+        out.push('\n');
     }
     out
 }

@@ -293,6 +293,10 @@ impl<R: BufRead> Pieces<R> {
 #[derive(Debug, Clone, Copy, Default)]
 struct Scan {
     depth: usize,
+    /// Bit `i` is set when nesting level `i + 1` (of the first 64) was opened by `{`: a closer
+    /// that does not match its opener (`{"a": ]}`) is taken as garbage inside the value, so
+    /// the value still ends at its real end and the next one is read whole.
+    braces: u64,
     in_string: bool,
     escaped: bool,
     /// A top-level scalar (number, `true`...) has started: it ends at a delimiter or EOF.
@@ -336,11 +340,26 @@ impl Scan {
             }
             match buf[used] {
                 b'"' => self.in_string = true,
-                b'{' | b'[' => self.depth += 1,
-                b'}' | b']' if self.depth > 0 => {
-                    self.depth -= 1;
-                    if self.depth == 0 {
-                        return (used + 1, true);
+                c @ (b'{' | b'[') => {
+                    if self.depth < 64 {
+                        let bit = 1u64 << self.depth;
+                        if c == b'{' {
+                            self.braces |= bit;
+                        } else {
+                            self.braces &= !bit;
+                        }
+                    }
+                    self.depth += 1;
+                }
+                c @ (b'}' | b']') if self.depth > 0 => {
+                    let opened_by_brace =
+                        self.depth > 64 || self.braces & (1u64 << (self.depth - 1)) != 0;
+                    let matches = self.depth > 64 || opened_by_brace == (c == b'}');
+                    if matches {
+                        self.depth -= 1;
+                        if self.depth == 0 {
+                            return (used + 1, true);
+                        }
                     }
                 }
                 b'}' | b']' | b',' | b' ' | b'\t' | b'\n' | b'\r' if self.depth == 0 => {
@@ -413,6 +432,11 @@ mod tests {
             [whole(r#"{"detail":{"Records":[1]}}"#)]
         );
         assert_eq!(pieces(r#"{"Recs":1}"#), [whole(r#"{"Recs":1}"#)]);
+        // A closer that does not match its opener does not end the value early.
+        assert_eq!(
+            pieces("{\"broken\": ]}\n{\"a\":[1}]}"),
+            [whole("{\"broken\": ]}"), whole("{\"a\":[1}]}")]
+        );
         assert_eq!(
             pieces("alertName=x&metricName=y"),
             [whole("alertName=x&metricName=y")]

@@ -19,6 +19,7 @@ fn cfn_lint() -> String {
 fn template_passes_cfn_lint() {
     let out = Command::new(cfn_lint())
         .arg(common::root().join("template.yaml"))
+        .arg(common::root().join("deploy/aws/member-forwarder.yaml"))
         .output()
         .unwrap_or_else(|e| {
             panic!("cannot run cfn-lint ({e}); ./tests/run.sh installs it into .venv")
@@ -39,6 +40,7 @@ fn template_wires_every_handler_with_least_privilege() {
         "kms-secret-lifecycle",
         "kms-instance-health",
         "kms-api-activity",
+        "kms-trail-objects",
     ] {
         assert!(t.contains(&format!("Binary: {bin}")), "{bin} is deployed");
         assert!(
@@ -47,7 +49,7 @@ fn template_wires_every_handler_with_least_privilege() {
             "{bin} exists"
         );
     }
-    assert_eq!(t.matches("BuildMethod: rust-cargolambda").count(), 4);
+    assert_eq!(t.matches("BuildMethod: rust-cargolambda").count(), 5);
     // KMS's own actions arrive as CloudTrail service events and map to lifecycle kinds.
     assert!(t.contains("detail-type: [AWS Service Event via CloudTrail]"));
     assert!(t.contains("eventName: [DeleteKey, RotateKey, DeleteExpiredKeyMaterial]"));
@@ -78,7 +80,21 @@ fn template_wires_every_handler_with_least_privilege() {
         "both topics encrypted"
     );
     // Every function may use the key to publish to the encrypted topic.
-    assert_eq!(t.matches("Resource: !GetAtt AlertsTopicKey.Arn").count(), 4);
+    assert_eq!(t.matches("Resource: !GetAtt AlertsTopicKey.Arn").count(), 5);
+    // Every function shares one dedup table, with the item actions it uses and no others.
+    assert!(t.contains("KMS_ALERTS_DEDUP_TABLE: !Ref DedupTable"));
+    assert!(t.contains("AttributeName: expires_at") && t.contains("BillingMode: PAY_PER_REQUEST"));
+    assert_eq!(
+        t.matches("Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:DeleteItem]\n                Resource: !GetAtt DedupTable.Arn").count(),
+        5
+    );
+    assert!(!t.contains("dynamodb:*") && !t.contains("s3:*"));
+    // The trail reader may read the trail's log files and nothing else of the bucket.
+    assert!(t.contains(
+        "Action: s3:GetObject\n                Resource: !Sub \"arn:${AWS::Partition}:s3:::${TrailBucketName}/${TrailKeyPrefix}AWSLogs/*\""
+    ));
+    // The central bus admits the organization only.
+    assert!(t.contains("aws:PrincipalOrgID: !Ref OrganizationId"));
     // Alarms: dead letters waiting, and each function's errors.
     assert!(t.contains("Value: !GetAtt EventsDeadLetterQueue.QueueName"));
     for f in [
@@ -86,6 +102,7 @@ fn template_wires_every_handler_with_least_privilege() {
         "ApiActivity",
         "SecretLifecycle",
         "InstanceHealth",
+        "TrailObjects",
     ] {
         assert!(
             t.contains(&format!("  {f}ErrorsAlarm:\n")),
@@ -105,11 +122,11 @@ fn template_wires_every_handler_with_least_privilege() {
     assert_eq!(targets, t.matches("RetryPolicy:").count());
     assert_eq!(targets, t.matches("DeadLetterConfig:").count());
     // Every queue the functions read redrives to the dead-letter queue.
-    assert_eq!(t.matches("RedrivePolicy:").count(), 3);
+    assert_eq!(t.matches("RedrivePolicy:").count(), 4);
     assert_eq!(
         t.matches("FunctionResponseTypes: [ReportBatchItemFailures]")
             .count(),
-        3
+        4
     );
 }
 

@@ -85,14 +85,8 @@ pub fn open(source: &Source, count: Arc<AtomicU64>) -> std::io::Result<Box<dyn B
         Source::Stdin => Box::new(std::io::stdin()),
         Source::File(p) => Box::new(std::fs::File::open(p)?),
     };
-    let mut reader = BufReader::with_capacity(BUFFER, Counting { inner: raw, count });
-    let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-    if gzip {
-        Ok(Box::new(BufReader::with_capacity(
-            BUFFER,
-            flate2::bufread::MultiGzDecoder::new(reader),
-        )))
-    } else {
-        Ok(Box::new(reader))
-    }
+    kms_alerts_core::maybe_gunzip(BufReader::with_capacity(
+        BUFFER,
+        Counting { inner: raw, count },
+    ))
 }

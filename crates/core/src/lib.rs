@@ -26,7 +26,8 @@ pub mod text;
 pub use alert::{Alert, Cloud, Fact, Family, Kind, Severity};
 pub use error::ParseError;
 pub use render::{render, Format};
-pub use sources::stream::{parse_piece, Piece, Pieces};
+pub use sources::stream::{maybe_gunzip, parse_piece, Piece, Pieces};
+pub use sources::trail_objects::{object_notices, ObjectNotice, TrailObject};
 pub use sources::{
     parse, parse_alarm_callback, parse_labelled, parse_value, parse_value_with, parse_with,
     Options, Parsed, Record, Skipped,

@@ -477,7 +477,7 @@ fn oversized(addr: &str, path: &str, declared: usize) -> (u16, Duration) {
 #[test]
 fn fc_handler_publishes_to_aws_sqs_too() {
     let moto = kms_alerts_testkit::moto::Moto::start();
-    let (rt, _, sqs) = common::moto_clients(&moto);
+    let common::Aws { rt, sqs, .. } = common::moto_clients(&moto);
     let url = rt
         .block_on(sqs.create_queue().queue_name("central").send())
         .unwrap()

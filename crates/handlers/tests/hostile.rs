@@ -60,7 +60,7 @@ fn assert_inert(text: &str) {
 #[test]
 fn hostile_and_huge_events_through_lambda_to_sns_and_sqs() {
     let moto = Moto::start();
-    let (rt, sns, sqs) = common::moto_clients(&moto);
+    let common::Aws { rt, sns, sqs, .. } = common::moto_clients(&moto);
     let (topic, sub_url, audit_url) = rt.block_on(async {
         let topic = sns
             .create_topic()

@@ -5,106 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use aws_sdk_sqs::types::QueueAttributeName;
-use common::{assert_no_secrets, event, samples, Proc, FAKE_AWS_SECRET};
+use common::{assert_no_secrets, event, samples, Aws, Proc, FAKE_AWS_SECRET};
 use kms_alerts_testkit::lambda_api::RuntimeApi;
 use kms_alerts_testkit::moto::Moto;
 use serde_json::Value;
 
 const ACCOUNT: &str = "123456789012";
-
-struct Aws {
-    rt: tokio::runtime::Runtime,
-    sns: aws_sdk_sns::Client,
-    sqs: aws_sdk_sqs::Client,
-}
-
-impl Aws {
-    fn new(moto: &Moto) -> Aws {
-        let (rt, sns, sqs) = common::moto_clients(moto);
-        Aws { rt, sns, sqs }
-    }
-
-    fn queue(&self, name: &str) -> (String, String) {
-        let fifo = name.ends_with(".fifo");
-        self.rt.block_on(async {
-            let mut req = self.sqs.create_queue().queue_name(name);
-            if fifo {
-                req = req.attributes(QueueAttributeName::FifoQueue, "true");
-            }
-            let url = req.send().await.unwrap().queue_url.unwrap();
-            let attrs = self
-                .sqs
-                .get_queue_attributes()
-                .queue_url(&url)
-                .attribute_names(QueueAttributeName::QueueArn)
-                .send()
-                .await
-                .unwrap();
-            let arn = attrs.attributes.unwrap()[&QueueAttributeName::QueueArn].clone();
-            (url, arn)
-        })
-    }
-
-    fn topic_to_queue(&self, topic: &str, queue: &str) -> (String, String) {
-        let (url, queue_arn) = self.queue(queue);
-        self.rt.block_on(async {
-            let mut req = self.sns.create_topic().name(topic);
-            if topic.ends_with(".fifo") {
-                req = req.attributes("FifoTopic", "true");
-            }
-            let arn = req.send().await.unwrap().topic_arn.unwrap();
-            self.sns
-                .subscribe()
-                .topic_arn(&arn)
-                .protocol("sqs")
-                .endpoint(queue_arn)
-                .send()
-                .await
-                .unwrap();
-            (arn, url)
-        })
-    }
-
-    /// Drains a queue: message bodies with their attributes.
-    fn drain(&self, url: &str) -> Vec<(String, Value)> {
-        self.rt.block_on(async {
-            let mut out = Vec::new();
-            loop {
-                let r = self
-                    .sqs
-                    .receive_message()
-                    .queue_url(url)
-                    .max_number_of_messages(10)
-                    .message_attribute_names("All")
-                    .wait_time_seconds(0)
-                    .send()
-                    .await
-                    .unwrap();
-                let msgs = r.messages.unwrap_or_default();
-                if msgs.is_empty() {
-                    return out;
-                }
-                for m in msgs {
-                    let attrs: serde_json::Map<String, Value> = m
-                        .message_attributes
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(k, v)| (k, Value::String(v.string_value.unwrap_or_default())))
-                        .collect();
-                    out.push((m.body.unwrap(), Value::Object(attrs)));
-                    self.sqs
-                        .delete_message()
-                        .queue_url(url)
-                        .receipt_handle(m.receipt_handle.unwrap())
-                        .send()
-                        .await
-                        .unwrap();
-                }
-            }
-        })
-    }
-}
 
 fn lambda_env(moto: &Moto, api: &RuntimeApi, targets: &str) -> Vec<(&'static str, String)> {
     let mut env = moto.env();

@@ -230,6 +230,12 @@ pub struct Settings {
     /// The longest one publish to a target may take, retries included
     /// (`KMS_ALERTS_PUBLISH_TIMEOUT_MS`, default 15000).
     pub publish_timeout: Duration,
+    /// The DynamoDB table every instance shares its deliveries in (`KMS_ALERTS_DEDUP_TABLE`);
+    /// without it each instance remembers only its own.
+    pub dedup_table: Option<String>,
+    /// How long an unconfirmed claim in the shared table blocks other senders
+    /// (`KMS_ALERTS_DEDUP_CLAIM_SECONDS`, default 30: longer than a publish may take).
+    pub dedup_claim: Duration,
 }
 
 impl Default for Settings {
@@ -241,6 +247,8 @@ impl Default for Settings {
             dedup_capacity: 10_000,
             attempt_timeout: Duration::from_secs(5),
             publish_timeout: Duration::from_secs(15),
+            dedup_table: None,
+            dedup_claim: Duration::from_secs(30),
         }
     }
 }
@@ -248,22 +256,12 @@ impl Default for Settings {
 impl Settings {
     /// Reads the settings; a malformed value is an error naming the variable.
     pub fn from_env() -> Result<Settings, ConfigError> {
-        fn num(name: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
-            match std::env::var(name) {
-                Ok(v) if !v.trim().is_empty() => v
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| (min..=max).contains(n))
-                    .ok_or_else(|| {
-                        ConfigError(format!(
-                            "{name}={v:?}: expected a whole number from {min} to {max}"
-                        ))
-                    }),
-                _ => Ok(default),
-            }
-        }
         let d = Settings::default();
+        let num = env_number;
+        let dedup_table = std::env::var("KMS_ALERTS_DEDUP_TABLE")
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
         Ok(Settings {
             max_attempts: num("KMS_ALERTS_MAX_ATTEMPTS", d.max_attempts as u64, 1, 10)? as u32,
             retry_base: Duration::from_millis(num("KMS_ALERTS_RETRY_BASE_MS", 100, 1, 60_000)?),
@@ -281,7 +279,27 @@ impl Settings {
                 100,
                 900_000,
             )?),
+            dedup_table,
+            dedup_claim: Duration::from_secs(num("KMS_ALERTS_DEDUP_CLAIM_SECONDS", 30, 1, 3600)?),
         })
+    }
+}
+
+/// The whole number in the environment variable `name`, `default` when it is unset or empty;
+/// outside `min..=max` or not a number is an error naming the variable.
+pub fn env_number(name: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{name}={v:?}: expected a whole number from {min} to {max}"
+                ))
+            }),
+        _ => Ok(default),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod message;
 pub mod mns;
 pub mod retry;
+pub mod shared_dedup;
 pub mod sns;
 pub mod sqs;
 pub mod stdout;
@@ -27,11 +28,12 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use kms_alerts_core::{Alert, Severity};
 
-pub use config::{parse_targets, Endpoint, MnsResource, Settings, TargetSpec};
+pub use config::{env_number, parse_targets, Endpoint, MnsResource, Settings, TargetSpec};
 pub use dedup::DedupCache;
 pub use error::{ConfigError, PublishError, SinkError};
 pub use mns::{AlibabaCredentials, CredentialSource, MnsSink};
 pub use retry::RetryPolicy;
+pub use shared_dedup::{ClaimOutcome, SharedDedup};
 pub use sns::SnsSink;
 pub use sqs::SqsSink;
 pub use stdout::StdoutSink;
@@ -81,6 +83,10 @@ pub struct Notifier {
     targets: Vec<Target>,
     log: Mutex<DeliveryLog>,
     alibaba_credentials: CredentialSource,
+    /// Deliveries shared with every other instance (`KMS_ALERTS_DEDUP_TABLE`).
+    shared: Option<SharedDedup>,
+    /// How long to wait for another instance that is delivering the same alert.
+    wait_for_others: std::time::Duration,
 }
 
 /// Which (target, alert) pairs were delivered recently, and which are being delivered now.
@@ -121,9 +127,10 @@ impl Notifier {
         specs: Vec<TargetSpec>,
         settings: Settings,
     ) -> Result<Notifier, ConfigError> {
-        let needs_aws = specs
-            .iter()
-            .any(|s| matches!(s.endpoint, Endpoint::Sns { .. } | Endpoint::Sqs { .. }));
+        let needs_aws = settings.dedup_table.is_some()
+            || specs
+                .iter()
+                .any(|s| matches!(s.endpoint, Endpoint::Sns { .. } | Endpoint::Sqs { .. }));
         let aws = if needs_aws {
             Some(
                 aws_config::defaults(BehaviorVersion::latest())
@@ -204,7 +211,18 @@ impl Notifier {
                 sink,
             });
         }
-        Ok(Notifier::with_targets(targets, &settings).with_credentials(credentials))
+        let shared = settings.dedup_table.as_ref().map(|table| {
+            let conf = aws.as_ref().expect("built when needed");
+            SharedDedup::new(
+                aws_sdk_dynamodb::Client::new(conf),
+                table,
+                settings.dedup_ttl,
+                settings.dedup_claim,
+            )
+        });
+        let mut notifier = Notifier::with_targets(targets, &settings).with_credentials(credentials);
+        notifier.shared = shared;
+        Ok(notifier)
     }
 
     /// A notifier over ready-made targets (tests, custom wiring).
@@ -216,7 +234,20 @@ impl Notifier {
                 in_flight: HashMap::new(),
             }),
             alibaba_credentials: CredentialSource::default(),
+            shared: None,
+            wait_for_others: settings.publish_timeout,
         }
+    }
+
+    /// Shares deliveries with every other instance through `shared` (tests, custom wiring).
+    pub fn with_shared_dedup(mut self, shared: SharedDedup) -> Notifier {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// The shared dedup table, if one is configured.
+    pub fn shared_dedup(&self) -> Option<&SharedDedup> {
+        self.shared.as_ref()
     }
 
     fn with_credentials(mut self, credentials: CredentialSource) -> Notifier {
@@ -290,7 +321,7 @@ impl Notifier {
             }
             let sends = futures_util::future::join_all(
                 due.iter()
-                    .map(|(t, _)| until(deadline, &t.name, t.sink.send(alert))),
+                    .map(|(t, _)| until(deadline, &t.name, self.deliver(t, alert))),
             );
             let waits = futures_util::future::join_all(waiting.iter_mut().map(|(_, rx)| {
                 until(deadline, "", async move {
@@ -304,10 +335,14 @@ impl Notifier {
                 let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
                 for ((t, _), r) in due.iter().zip(results) {
                     match r {
-                        Ok(()) => {
+                        Ok(sent) => {
                             log.delivered
                                 .insert(dedup_entry(&t.name, &alert.dedup_key), Instant::now());
-                            delivery.sent.push(t.name.clone());
+                            if sent {
+                                delivery.sent.push(t.name.clone());
+                            } else {
+                                delivery.duplicate.push(t.name.clone());
+                            }
                         }
                         Err(e) => failures.push(e),
                     }
@@ -341,17 +376,65 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// Sends `alert` to `t`, once across every instance when a shared table is configured:
+    /// `Ok(true)` sent now, `Ok(false)` another instance already sent it. While another
+    /// instance holds the claim, this one waits (up to the publish timeout) for it to confirm
+    /// or lapse; still held then, it is a transient failure, so the platform retries later
+    /// instead of dropping or double-sending.
+    async fn deliver(&self, t: &Target, alert: &Alert) -> Result<bool, SinkError> {
+        let Some(shared) = &self.shared else {
+            return t.sink.send(alert).await.map(|()| true);
+        };
+        let key = SharedDedup::item_key(&t.name, &alert.dedup_key);
+        let give_up = tokio::time::Instant::now() + self.wait_for_others;
+        loop {
+            match shared.claim(&t.name, &key).await? {
+                ClaimOutcome::Delivered => return Ok(false),
+                ClaimOutcome::Claimed(token) => {
+                    return match t.sink.send(alert).await {
+                        Ok(()) => {
+                            if let Err(e) = shared.confirm(&t.name, &key, &token).await {
+                                tracing::warn!(dedup_key = %alert.dedup_key, error = %e, "sent, but not recorded in the dedup table: a retry after the claim lapses may send again");
+                            }
+                            Ok(true)
+                        }
+                        Err(e) => {
+                            if let Err(r) = shared.release(&t.name, &key, &token).await {
+                                tracing::warn!(dedup_key = %alert.dedup_key, error = %r, "claim not released; it lapses on its own");
+                            }
+                            Err(e)
+                        }
+                    };
+                }
+                ClaimOutcome::InProgress(lapses_at) => {
+                    if tokio::time::Instant::now() >= give_up {
+                        return Err(SinkError {
+                            target: t.name.clone(),
+                            transient: true,
+                            message: format!(
+                                "another instance is delivering this alert (its claim lapses at epoch second {lapses_at}); retry later"
+                            ),
+                        });
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+            }
+        }
+    }
+}
+
 /// The longest a connection may take to open, whatever the attempt timeout.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Runs `fut` until `deadline`; past it, a transient failure of `target`.
-async fn until<F>(
+async fn until<F, T>(
     deadline: Option<tokio::time::Instant>,
     target: &str,
     fut: F,
-) -> Result<(), SinkError>
+) -> Result<T, SinkError>
 where
-    F: std::future::Future<Output = Result<(), SinkError>>,
+    F: std::future::Future<Output = Result<T, SinkError>>,
 {
     match deadline {
         None => fut.await,

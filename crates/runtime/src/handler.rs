@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use kms_alerts_core::{parse_value_with, parse_with, Family, Options, ParseError, Record};
-use kms_alerts_notify::{ConfigError, Delivery, Notifier};
+use kms_alerts_notify::{env_number, ConfigError, Delivery, Notifier};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -23,6 +23,9 @@ pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 #[derive(Debug)]
 pub struct Handler {
     family: Family,
+    /// Warn when an alert of another family arrives (a routing mistake); off for handlers that
+    /// take every family, such as the trail object reader.
+    family_check: bool,
     notifier: Notifier,
     max_records: usize,
     deadline_margin: Duration,
@@ -30,37 +33,24 @@ pub struct Handler {
 
 /// `KMS_ALERTS_MAX_RECORDS`, else [`DEFAULT_MAX_RECORDS`].
 fn max_records_from_env() -> Result<usize, ConfigError> {
-    match std::env::var("KMS_ALERTS_MAX_RECORDS") {
-        Err(_) => Ok(DEFAULT_MAX_RECORDS),
-        Ok(v) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                ConfigError(format!(
-                    "KMS_ALERTS_MAX_RECORDS: {v:?} is not a positive whole number"
-                ))
-            }),
-    }
+    env_number(
+        "KMS_ALERTS_MAX_RECORDS",
+        DEFAULT_MAX_RECORDS as u64,
+        1,
+        u32::MAX as u64,
+    )
+    .map(|n| n as usize)
 }
 
 /// `KMS_ALERTS_DEADLINE_MARGIN_MS`, else [`DEFAULT_DEADLINE_MARGIN`].
 fn deadline_margin_from_env() -> Result<Duration, ConfigError> {
-    match std::env::var("KMS_ALERTS_DEADLINE_MARGIN_MS") {
-        Err(_) => Ok(DEFAULT_DEADLINE_MARGIN),
-        Ok(v) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n <= 60_000)
-            .map(Duration::from_millis)
-            .ok_or_else(|| {
-                ConfigError(format!(
-                    "KMS_ALERTS_DEADLINE_MARGIN_MS: {v:?} is not a whole number of milliseconds up to 60000"
-                ))
-            }),
-    }
+    env_number(
+        "KMS_ALERTS_DEADLINE_MARGIN_MS",
+        DEFAULT_DEADLINE_MARGIN.as_millis() as u64,
+        0,
+        60_000,
+    )
+    .map(Duration::from_millis)
 }
 
 /// What happened to one alert (or one record that could not become one).
@@ -111,6 +101,7 @@ impl Handler {
     pub async fn from_env(family: Family) -> Result<Handler, ConfigError> {
         Ok(Handler {
             family,
+            family_check: true,
             notifier: Notifier::from_env().await?,
             max_records: max_records_from_env()?,
             deadline_margin: deadline_margin_from_env()?,
@@ -120,6 +111,7 @@ impl Handler {
     pub fn new(family: Family, notifier: Notifier) -> Handler {
         Handler {
             family,
+            family_check: true,
             notifier,
             max_records: DEFAULT_MAX_RECORDS,
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
@@ -137,6 +129,12 @@ impl Handler {
             max_records: Some(self.max_records),
             ..Options::default()
         }
+    }
+
+    /// This handler takes alerts of every family without warning.
+    pub fn accepting_every_family(mut self) -> Handler {
+        self.family_check = false;
+        self
     }
 
     pub fn family(&self) -> Family {
@@ -238,7 +236,7 @@ impl Handler {
         out.kind = Some(alert.kind.as_str().to_string());
         out.severity = Some(alert.severity.as_str().to_string());
         out.dedup_key = Some(alert.dedup_key.clone());
-        if alert.family != self.family {
+        if self.family_check && alert.family != self.family {
             tracing::warn!(
                 requestId = request_id,
                 kind = alert.kind.as_str(),

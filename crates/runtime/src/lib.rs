@@ -9,7 +9,8 @@
 //! `KMS_ALERTS_PLATFORM=lambda|fc|local` overrides the detection.
 //!
 //! [`alarm_callback_main`] is the CloudMonitor alarm callback function: an HTTP server on
-//! Function Compute (or locally), never on Lambda.
+//! Function Compute (or locally), never on Lambda. [`trail_objects_main`] reads CloudTrail log
+//! objects from S3: on Lambda (or locally), never on Function Compute.
 
 pub mod alarm_callback;
 pub mod fc;
@@ -18,6 +19,7 @@ mod http_server;
 pub mod lambda;
 pub mod local;
 pub mod logging;
+pub mod trail_objects;
 
 use std::process::ExitCode;
 
@@ -80,6 +82,20 @@ pub fn alarm_callback_main() -> ExitCode {
             alarm_callback::run(handler, token).await
         },
     )
+}
+
+/// The whole `main` of `kms-trail-objects`: S3 notifications of CloudTrail log objects on
+/// Lambda, or one notification from stdin locally.
+pub fn trail_objects_main() -> ExitCode {
+    let platform = Platform::detect();
+    start(platform, Family::ApiActivity, move |handler| async move {
+        let reader = trail_objects::TrailReader::from_env(handler).await;
+        match platform {
+            Platform::Lambda => trail_objects::run_lambda(reader).await,
+            Platform::Local => trail_objects::run_local(reader).await,
+            Platform::FunctionCompute => Err("kms-trail-objects reads CloudTrail log objects from Amazon S3; it has no Function Compute mode".into()),
+        }
+    })
 }
 
 /// Logging, the async runtime, the targets check and the handler, then `serve`. Exit 2 for

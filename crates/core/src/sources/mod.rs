@@ -7,6 +7,7 @@ mod aws_kms;
 mod evidence;
 mod metric_alarm;
 pub mod stream;
+pub mod trail_objects;
 mod unknown;
 
 use serde_json::Value;

@@ -12,6 +12,22 @@ use std::io::BufRead;
 use super::{api_call, decode, parse_value_with, Ctx, Options, Parsed, Walker};
 use crate::error::ParseError;
 
+/// Read buffer of a decompressed stream.
+const GUNZIP_BUFFER: usize = 256 * 1024;
+
+/// `reader` itself, or its gunzipped contents when it starts with gzip's magic bytes (all
+/// members of a multi-member file). Pure decoding: the caller does the reading.
+pub fn maybe_gunzip<'a, R: BufRead + 'a>(mut reader: R) -> std::io::Result<Box<dyn BufRead + 'a>> {
+    if reader.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(std::io::BufReader::with_capacity(
+            GUNZIP_BUFFER,
+            flate2::bufread::MultiGzDecoder::new(reader),
+        )))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
+
 /// One piece of a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {

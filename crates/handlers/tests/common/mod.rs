@@ -5,6 +5,10 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+use aws_sdk_sqs::types::QueueAttributeName;
+use kms_alerts_testkit::moto::Moto;
+use serde_json::Value;
+
 /// Fake credentials that must never show up in logs or responses.
 pub const FAKE_AWS_SECRET: &str = "FAKEawsSECRETkeyDoNotLog0123456789abcdef";
 pub const FAKE_ALIBABA_SECRET: &str = "FAKEaliyunSECRETdoNotLog987654";
@@ -107,14 +111,8 @@ pub fn assert_no_secrets(text: &str) {
     }
 }
 
-/// A tokio runtime and SNS/SQS clients talking to `moto`, for setting up and reading back.
-pub fn moto_clients(
-    moto: &kms_alerts_testkit::moto::Moto,
-) -> (
-    tokio::runtime::Runtime,
-    aws_sdk_sns::Client,
-    aws_sdk_sqs::Client,
-) {
+/// A tokio runtime and AWS clients talking to `moto`, for setting up and reading back.
+pub fn moto_clients(moto: &Moto) -> Aws {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -129,9 +127,111 @@ pub fn moto_clients(
             ))
             .load(),
     );
-    let (sns, sqs) = (
-        aws_sdk_sns::Client::new(&conf),
-        aws_sdk_sqs::Client::new(&conf),
-    );
-    (rt, sns, sqs)
+    let s3 = aws_sdk_s3::config::Builder::from(&conf)
+        .force_path_style(true)
+        .build();
+    Aws {
+        sns: aws_sdk_sns::Client::new(&conf),
+        sqs: aws_sdk_sqs::Client::new(&conf),
+        s3: aws_sdk_s3::Client::from_conf(s3),
+        dynamodb: aws_sdk_dynamodb::Client::new(&conf),
+        rt,
+    }
+}
+
+/// SNS, SQS, S3 and DynamoDB clients on moto, with a runtime to drive them from a test.
+pub struct Aws {
+    pub rt: tokio::runtime::Runtime,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl Aws {
+    pub fn new(moto: &Moto) -> Aws {
+        moto_clients(moto)
+    }
+
+    /// Creates a queue (FIFO when the name ends in `.fifo`): its URL and ARN.
+    pub fn queue(&self, name: &str) -> (String, String) {
+        let fifo = name.ends_with(".fifo");
+        self.rt.block_on(async {
+            let mut req = self.sqs.create_queue().queue_name(name);
+            if fifo {
+                req = req.attributes(QueueAttributeName::FifoQueue, "true");
+            }
+            let url = req.send().await.unwrap().queue_url.unwrap();
+            let attrs = self
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .unwrap();
+            let arn = attrs.attributes.unwrap()[&QueueAttributeName::QueueArn].clone();
+            (url, arn)
+        })
+    }
+
+    /// Creates a topic and a queue subscribed to it: the topic ARN and the queue URL.
+    pub fn topic_to_queue(&self, topic: &str, queue: &str) -> (String, String) {
+        let (url, queue_arn) = self.queue(queue);
+        self.rt.block_on(async {
+            let mut req = self.sns.create_topic().name(topic);
+            if topic.ends_with(".fifo") {
+                req = req.attributes("FifoTopic", "true");
+            }
+            let arn = req.send().await.unwrap().topic_arn.unwrap();
+            self.sns
+                .subscribe()
+                .topic_arn(&arn)
+                .protocol("sqs")
+                .endpoint(queue_arn)
+                .send()
+                .await
+                .unwrap();
+            (arn, url)
+        })
+    }
+
+    /// Drains a queue: message bodies with their attributes.
+    pub fn drain(&self, url: &str) -> Vec<(String, Value)> {
+        self.rt.block_on(async {
+            let mut out = Vec::new();
+            loop {
+                let r = self
+                    .sqs
+                    .receive_message()
+                    .queue_url(url)
+                    .max_number_of_messages(10)
+                    .message_attribute_names("All")
+                    .wait_time_seconds(0)
+                    .send()
+                    .await
+                    .unwrap();
+                let msgs = r.messages.unwrap_or_default();
+                if msgs.is_empty() {
+                    return out;
+                }
+                for m in msgs {
+                    let attrs: serde_json::Map<String, Value> = m
+                        .message_attributes
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v.string_value.unwrap_or_default())))
+                        .collect();
+                    out.push((m.body.unwrap(), Value::Object(attrs)));
+                    self.sqs
+                        .delete_message()
+                        .queue_url(url)
+                        .receipt_handle(m.receipt_handle.unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        })
+    }
 }

@@ -448,3 +448,94 @@ fn dedup_key_is_stable_and_collapses_redeliveries() {
     // The CloudEvent sample wraps the same rotation failure as the raw sample: that one pair may collide.
     assert!(keys.len() >= n - 1, "{} distinct keys of {n}", keys.len());
 }
+
+/// The alert that closes a condition shares the incident key of the one that opened it and says
+/// `resolved`: rotation failure then success of one secret, scheduled deletion then
+/// CancelKeyDeletion of one key, a metric alarm firing then back to OK.
+#[test]
+fn closing_alerts_resolve_the_incident_the_opening_ones_started() {
+    fn alert(v: &serde_json::Value) -> kms_alerts_core::Alert {
+        kms_alerts_core::parse(v.to_string().as_bytes())
+            .unwrap()
+            .remove(0)
+            .result
+            .unwrap()
+    }
+    let json = |rel: &str| -> serde_json::Value {
+        serde_json::from_slice(&kms_alerts_testkit_event(rel)).unwrap()
+    };
+    // Rotation: the same secret failing, then succeeding.
+    let failure = json("alibaba/secret-rotation-failure.json");
+    let mut success = failure.clone();
+    success["name"] = "Secret:RotateSecret:Success".into();
+    success["level"] = "INFO".into();
+    success["content"].as_object_mut().unwrap().remove("failureInfo");
+    let (open, close) = (alert(&failure), alert(&success));
+    assert!(open
+        .incident_key
+        .as_deref()
+        .unwrap()
+        .starts_with("alibaba:secret_rotation:"));
+    assert_eq!(open.incident_key, close.incident_key);
+    assert!(!open.resolved && close.resolved);
+    assert_ne!(
+        open.incident_key,
+        alert(&json("alibaba/secret-rotation-success.json")).incident_key,
+        "another secret is another incident"
+    );
+
+    // Key deletion: scheduled (CloudTrail), deleted (EventBridge), then a cancel of that key.
+    let scheduled = json("aws/cloudtrail-schedule-key-deletion.json");
+    let mut cancel = scheduled.clone();
+    cancel["detail"]["eventName"] = "CancelKeyDeletion".into();
+    let (open, close) = (alert(&scheduled), alert(&cancel));
+    assert!(open
+        .incident_key
+        .as_deref()
+        .unwrap()
+        .starts_with("aws:key_deletion:"));
+    assert_eq!(open.incident_key, close.incident_key);
+    assert!(!open.resolved && close.resolved);
+    cancel["detail"]["errorCode"] = "AccessDeniedException".into();
+    assert!(!alert(&cancel).resolved, "a failed cancel closes nothing");
+
+    // Metric alarm: the same rule on the same instance, firing then OK.
+    let firing = kms_alerts_core::parse(&kms_alerts_testkit_event(
+        "alibaba/metric-alarm-5xx-firing.form",
+    ))
+    .unwrap()
+    .remove(0)
+    .result
+    .unwrap();
+    let ok_form = String::from_utf8(kms_alerts_testkit_event(
+        "alibaba/metric-alarm-5xx-firing.form",
+    ))
+    .unwrap()
+    .replace("alertState=ALERT", "alertState=OK");
+    let ok = kms_alerts_core::parse(ok_form.as_bytes())
+        .unwrap()
+        .remove(0)
+        .result
+        .unwrap();
+    assert!(firing
+        .incident_key
+        .as_deref()
+        .unwrap()
+        .starts_with("alibaba:metric_alarm:"));
+    assert_eq!(firing.incident_key, ok.incident_key);
+    assert!(!firing.resolved && ok.resolved);
+
+    // Kinds with no condition to close carry none.
+    assert_eq!(alert(&json("aws/kms-cmk-rotation.json")).incident_key, None);
+    let v: serde_json::Value =
+        serde_json::from_str(&kms_alerts_core::render::json_line(&close)).unwrap();
+    assert_eq!(v["resolved"], true);
+    assert_eq!(
+        v["incident_key"],
+        close.incident_key.clone().unwrap().as_str()
+    );
+}
+
+fn kms_alerts_testkit_event(rel: &str) -> Vec<u8> {
+    std::fs::read(common::root().join("events").join(rel)).unwrap()
+}

@@ -267,6 +267,14 @@ pub struct Alert {
     pub event_id: Option<String>,
     /// The source's own name for the event (`KMS CMK Deletion`, `Key:DeleteKey:ScheduleDeletion`, `DisableKey`).
     pub event_type: Option<String>,
+    /// Shared by the alert that opens a condition and the one that closes it (a secret's
+    /// rotation, a key's pending deletion, a key's sync, an alarm rule on its instance).
+    #[serde(default)]
+    pub incident_key: Option<String>,
+    /// This alert closes the condition of `incident_key` (rotation succeeded, sync succeeded,
+    /// alarm back to OK, key deletion cancelled).
+    #[serde(default)]
+    pub resolved: bool,
     /// The event exactly as received (after unwrapping envelopes).
     pub raw: Value,
 }

@@ -50,6 +50,11 @@ pub(crate) struct Draft {
     pub console_url: Option<String>,
     /// What tells two distinct occurrences apart for deduplication; `None` uses the event id.
     pub dedup_discriminator: Option<String>,
+    /// The condition this alert opens or closes, when its kind does not say (a metric alarm
+    /// rule, `key_deletion` for `CancelKeyDeletion`).
+    pub condition: Option<String>,
+    /// This alert closes its condition (rotation succeeded, alarm back to OK, deletion cancelled).
+    pub resolves: bool,
 }
 
 impl Draft {
@@ -71,6 +76,8 @@ impl Draft {
             facts: Vec::new(),
             console_url: None,
             dedup_discriminator: None,
+            condition: None,
+            resolves: false,
         }
     }
 
@@ -194,6 +201,24 @@ impl Draft {
                 .or(self.occurred_at.as_deref()),
             &raw,
         );
+        let resolved = self.resolves
+            || matches!(
+                self.kind,
+                Kind::SecretRotationSucceeded | Kind::KeySyncSucceeded
+            );
+        let incident_key = incident_key(
+            self.cloud,
+            self.condition.as_deref().or(match self.kind {
+                Kind::SecretRotationFailed | Kind::SecretRotationSucceeded => {
+                    Some("secret_rotation")
+                }
+                Kind::KeySyncFailed | Kind::KeySyncSucceeded => Some("key_sync"),
+                Kind::KeyDeletionScheduled | Kind::KeyDeleted => Some("key_deletion"),
+                Kind::SecretDeletionScheduled | Kind::SecretDeleted => Some("secret_deletion"),
+                _ => None,
+            }),
+            self.resource.as_deref().or(self.resource_name.as_deref()),
+        );
         Alert {
             kind: self.kind,
             family,
@@ -211,9 +236,29 @@ impl Draft {
             dedup_key,
             event_id: self.event_id,
             event_type: self.event_type,
+            incident_key,
+            resolved,
             raw,
         }
     }
+}
+
+/// `cloud:condition:` and 24 hex digits of SHA-256 over the resource: shared by the alert that
+/// opens a condition and the one that closes it (at most 255 bytes, PagerDuty's `dedup_key`).
+fn incident_key(cloud: Cloud, condition: Option<&str>, resource: Option<&str>) -> Option<String> {
+    let condition = condition?;
+    let mut h = Sha256::new();
+    h.update(resource.unwrap_or(""));
+    let digest = h.finalize();
+    let mut out = format!(
+        "{}:{}:",
+        cloud.as_str(),
+        crate::text::one_line(condition, 128)
+    );
+    for b in &digest[..12] {
+        out.push_str(&format!("{b:02x}"));
+    }
+    Some(out)
 }
 
 /// `cloud:kind:` and 24 hex digits of SHA-256 over what identifies the occurrence. An AWS key

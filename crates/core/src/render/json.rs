@@ -150,6 +150,8 @@ fn minimal(alert: &Alert, max_bytes: usize) -> String {
         "cloud": alert.cloud,
         "title": title,
         "dedup_key": alert.dedup_key,
+        "incident_key": alert.incident_key,
+        "resolved": alert.resolved,
         "truncated": true,
         "raw_truncated": true,
     });
@@ -170,7 +172,7 @@ fn minimal(alert: &Alert, max_bytes: usize) -> String {
     // Nothing optional left to give: the kind and the dedup key say what to look up.
     to_json(&serde_json::json!({
         "kind": alert.kind, "severity": alert.severity, "cloud": alert.cloud,
-        "dedup_key": alert.dedup_key, "truncated": true, "raw_truncated": true,
+        "dedup_key": alert.dedup_key, "resolved": alert.resolved, "truncated": true, "raw_truncated": true,
     }))
 }
 

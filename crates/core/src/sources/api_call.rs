@@ -199,6 +199,14 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     };
     let mut d = Draft::new(kind, cloud);
     d.event_type = Some(name.clone());
+    // A successful cancellation or restore closes the pending deletion it undoes.
+    if error_code.is_none() {
+        match name.as_str() {
+            "CancelKeyDeletion" => (d.condition, d.resolves) = (Some("key_deletion".into()), true),
+            "RestoreSecret" => (d.condition, d.resolves) = (Some("secret_deletion".into()), true),
+            _ => {}
+        }
+    }
     d.event_id = text(detail, &["eventID"])
         .or_else(|| text(&event, &["id"]))
         .or_else(|| env.and_then(|e| e.id.clone()));

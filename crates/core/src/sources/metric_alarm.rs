@@ -100,6 +100,14 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     if let (Some(region), Some(account), Some(i)) = (&d.region, &d.account, &instance) {
         d.resource = Some(format!("acs:kms:{region}:{account}:instance/{i}"));
     }
+    // The alarm rule on its instance is the condition; back to OK closes it.
+    d.condition = Some(format!(
+        "metric_alarm:{}",
+        text(&event, &["ruleId"])
+            .or_else(|| alert_name.clone())
+            .unwrap_or_default()
+    ));
+    d.resolves = resolved;
     d.dedup_discriminator = Some(format!(
         "{}|{}|{}",
         text(&event, &["ruleId"])

@@ -469,7 +469,10 @@ fn closing_alerts_resolve_the_incident_the_opening_ones_started() {
     let mut success = failure.clone();
     success["name"] = "Secret:RotateSecret:Success".into();
     success["level"] = "INFO".into();
-    success["content"].as_object_mut().unwrap().remove("failureInfo");
+    success["content"]
+        .as_object_mut()
+        .unwrap()
+        .remove("failureInfo");
     let (open, close) = (alert(&failure), alert(&success));
     assert!(open
         .incident_key

@@ -9,14 +9,26 @@
 //! | `sqs:<queue URL>` | `sqs:https://sqs.us-east-1.amazonaws.com/111122223333/kms-audit` |
 //! | `mns:<endpoint>/topics/<name>` or `/queues/<name>` | `mns:https://1192850000000060.mns.cn-hangzhou.aliyuncs.com/topics/kms-alerts?tag=kms&format=text` |
 //!
-//! Every target takes `min_severity=info|warning|critical` (default `info`): for example
-//! critical alerts to a pager topic and everything to an audit queue.
+//! | `slack:<webhook URL>` | `slack:https://hooks.slack.com/services/T0/B0/XXXX?mention=critical` |
+//! | `teams:<workflow URL>` | `teams:https://prod-00.westus.logic.azure.com/workflows/...?sig=...` |
+//! | `dingtalk:<robot URL>&secret=<signing secret>` | `dingtalk:https://oapi.dingtalk.com/robot/send?access_token=...&secret=SEC...&keyword=alert` |
+//! | `lark:`/`feishu:<hook URL>?secret=<signing secret>` | `lark:https://open.feishu.cn/open-apis/bot/v2/hook/...?secret=...` |
+//! | `wecom:<robot URL>` | `wecom:https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...` |
+//! | `pagerduty:<routing key>` | `pagerduty:env:PD_ROUTING_KEY?min_severity=critical` |
+//!
+//! Every target takes `min_severity=info|warning|critical` (default `info`) and routing rules
+//! (`kind`, `family`, `cloud`, `account`, `region`; see [`crate::route`]): for example critical
+//! alerts to a pager and everything to an audit queue. A chat or pager target's address may be
+//! a reference instead of the secret itself: `env:NAME`, `secretsmanager:<id>`, `ssm:<name>`.
 
 use std::time::Duration;
 
 use kms_alerts_core::{Format, Severity};
 
+use crate::chat::Vendor;
 use crate::error::ConfigError;
+use crate::route::Route;
+use crate::secrets::SecretRef;
 
 /// Where one target delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +38,9 @@ pub enum Endpoint {
     },
     Sns {
         topic_arn: String,
+        /// `format=chatbot`: the message in the AWS Chatbot (Amazon Q Developer in chat
+        /// applications) custom notification schema.
+        chatbot: bool,
     },
     Sqs {
         queue_url: String,
@@ -36,6 +51,18 @@ pub enum Endpoint {
         name: String,
         tag: Option<String>,
         format: Format,
+    },
+    /// A chat or pager service, with its address (a webhook URL or routing key, maybe a
+    /// reference to a stored secret).
+    Chat {
+        vendor: Vendor,
+        address: SecretRef,
+        /// A word the message must contain (robots are often set up to require one).
+        keyword: Option<String>,
+        /// Mention everyone (`@all`, `<!channel>`) for alerts at or above this severity.
+        mention: Option<Severity>,
+        /// PagerDuty: another Events API address (a stand-in, a proxy).
+        api_endpoint: Option<String>,
     },
 }
 
@@ -51,6 +78,7 @@ pub enum MnsResource {
 pub struct TargetSpec {
     pub endpoint: Endpoint,
     pub min_severity: Severity,
+    pub route: Route,
 }
 
 impl TargetSpec {
@@ -58,7 +86,7 @@ impl TargetSpec {
     pub fn name(&self) -> String {
         match &self.endpoint {
             Endpoint::Stdout { .. } => "stdout".to_string(),
-            Endpoint::Sns { topic_arn } => format!("sns:{topic_arn}"),
+            Endpoint::Sns { topic_arn, .. } => format!("sns:{topic_arn}"),
             Endpoint::Sqs { queue_url } => format!("sqs:{queue_url}"),
             Endpoint::Mns {
                 endpoint,
@@ -72,6 +100,9 @@ impl TargetSpec {
                 };
                 format!("mns:{endpoint}/{kind}/{name}")
             }
+            Endpoint::Chat {
+                vendor, address, ..
+            } => format!("{}:{}", vendor.scheme(), address.describe()),
         }
     }
 }
@@ -88,6 +119,7 @@ pub fn parse_targets(s: &str) -> Result<Vec<TargetSpec>, ConfigError> {
                 format: Format::Text,
             },
             min_severity: Severity::Info,
+            route: Route::default(),
         }]);
     }
     items.into_iter().map(parse_target).collect()
@@ -99,30 +131,44 @@ fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
         Some((m, q)) => (m, q),
         None => (item, ""),
     };
+    let (scheme, rest) = main.split_once(':').unwrap_or((main, ""));
+    let vendor = Vendor::from_scheme(scheme);
     let mut min_severity = Severity::Info;
     let mut format = None;
     let mut tag = None;
+    let mut keyword = None;
+    let mut mention = None;
+    let mut api_endpoint = None;
+    let mut route = Route::default();
+    // A chat target's own URL parameters (access_token, key, sig, secret...) stay in its URL.
+    let mut url_params = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair
             .split_once('=')
             .ok_or_else(|| err(format!("option {pair:?} needs a value")))?;
+        let severity = |v: &str| {
+            kms_alerts_core::Severity::from_level(v)
+                .ok_or_else(|| err(format!("{k} {v:?}: expected info, warning or critical")))
+        };
         match k {
-            "min_severity" | "severity" => {
-                min_severity = kms_alerts_core::Severity::from_level(v).ok_or_else(|| {
-                    err(format!(
-                        "min_severity {v:?}: expected info, warning or critical"
-                    ))
-                })?
-            }
-            "format" => format = Some(v.parse::<Format>().map_err(err)?),
+            "min_severity" | "severity" => min_severity = severity(v)?,
+            "format" => format = Some(v.to_string()),
             "tag" => tag = Some(v.to_string()),
+            "keyword" if vendor.is_some() => keyword = Some(v.to_string()),
+            "mention" if vendor.is_some() => mention = Some(severity(v)?),
+            "endpoint" if vendor == Some(Vendor::PagerDuty) => api_endpoint = Some(v.to_string()),
+            _ if route.option(k, v).map_err(&err)? => {}
+            _ if vendor.is_some() => url_params.push(pair),
             other => return Err(err(format!("unknown option {other:?}"))),
         }
     }
-    let (scheme, rest) = main.split_once(':').unwrap_or((main, ""));
+    route.check().map_err(&err)?;
+    let text_format = |f: Option<String>| -> Result<Option<Format>, ConfigError> {
+        f.map(|f| f.parse::<Format>().map_err(&err)).transpose()
+    };
     let endpoint = match scheme {
         "stdout" if rest.is_empty() => Endpoint::Stdout {
-            format: format.unwrap_or(Format::Text),
+            format: text_format(format.take())?.unwrap_or(Format::Text),
         },
         "sns" => {
             let parts: Vec<&str> = rest.split(':').collect();
@@ -131,8 +177,18 @@ fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
                     "expected sns:arn:<partition>:sns:<region>:<account>:<topic>".into(),
                 ));
             }
+            let chatbot = match format.take().as_deref() {
+                None => false,
+                Some("chatbot") => true,
+                Some(other) => {
+                    return Err(err(format!(
+                        "format {other:?}: an SNS target takes only format=chatbot"
+                    )))
+                }
+            };
             Endpoint::Sns {
                 topic_arn: rest.to_string(),
+                chatbot,
             }
         }
         "sqs" => {
@@ -159,17 +215,57 @@ fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
                 resource,
                 name,
                 tag: tag.take(),
-                format: format.take().unwrap_or(Format::Json),
+                format: text_format(format.take())?.unwrap_or(Format::Json),
+            }
+        }
+        _ if vendor.is_some() => {
+            let vendor = vendor.expect("checked");
+            let mut address = rest.to_string();
+            if !url_params.is_empty() {
+                address.push('?');
+                address.push_str(&url_params.join("&"));
+            }
+            let address = SecretRef::parse(&address);
+            if let SecretRef::Inline(value) = &address {
+                vendor.check_address(value).map_err(&err)?;
+            } else if !url_params.is_empty() {
+                return Err(err(format!(
+                    "unknown option {:?} (a referenced address carries its own parameters)",
+                    url_params[0].split('=').next().unwrap_or("")
+                )));
+            }
+            if mention.is_some() && !vendor.can_mention() {
+                return Err(err(format!(
+                    "mention: {} has no way to mention everyone from a webhook",
+                    vendor.scheme()
+                )));
+            }
+            if keyword.is_some() && vendor == Vendor::PagerDuty {
+                return Err(err("keyword applies to chat targets only".into()));
+            }
+            if let Some(e) = &api_endpoint {
+                if !(e.starts_with("https://") || is_loopback_url(e)) {
+                    return Err(err("endpoint must be an https:// URL (or http:// on loopback)".into()));
+                }
+            }
+            Endpoint::Chat {
+                vendor,
+                address,
+                keyword: keyword.take(),
+                mention: mention.take(),
+                api_endpoint: api_endpoint.take(),
             }
         }
         _ => {
             return Err(err(
-                "unknown target: expected stdout, sns:<arn>, sqs:<url> or mns:<url>".into(),
+                "unknown target: expected stdout, sns:<arn>, sqs:<url>, mns:<url>, slack:, teams:, dingtalk:, lark:, feishu:, wecom: or pagerduty:".into(),
             ))
         }
     };
-    if format.is_some() && !matches!(endpoint, Endpoint::Stdout { .. }) {
-        return Err(err("format applies to stdout and mns targets only".into()));
+    if format.is_some() {
+        return Err(err(
+            "format applies to stdout, mns and sns (format=chatbot) targets only".into(),
+        ));
     }
     if tag.is_some() {
         return Err(err("tag applies to mns topics only".into()));
@@ -177,11 +273,12 @@ fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
     Ok(TargetSpec {
         endpoint,
         min_severity,
+        route,
     })
 }
 
 /// `http://127.0.0.1...`, `http://localhost...`, `http://[::1]...`: a stand-in on this machine.
-fn is_loopback_url(url: &str) -> bool {
+pub(crate) fn is_loopback_url(url: &str) -> bool {
     let host = url
         .strip_prefix("http://")
         .unwrap_or("")
@@ -319,7 +416,8 @@ mod tests {
         assert_eq!(
             t[0].endpoint,
             Endpoint::Sns {
-                topic_arn: "arn:aws:sns:us-east-1:111122223333:pager.fifo".into()
+                topic_arn: "arn:aws:sns:us-east-1:111122223333:pager.fifo".into(),
+                chatbot: false,
             }
         );
         assert_eq!(t[0].min_severity, Severity::Critical);
@@ -366,7 +464,31 @@ mod tests {
             ("stdout?colour=red", "unknown option \"colour\""),
             (
                 "sns:arn:aws:sns:us-east-1:1:t?format=json",
-                "format applies to stdout and mns",
+                "an SNS target takes only format=chatbot",
+            ),
+            ("slack:http://hooks.slack.com/x", "http:// only on loopback"),
+            ("teams:https://x.webhook.office.com/webhookb2/a", "retired"),
+            (
+                "dingtalk:https://oapi.dingtalk.com/robot/send",
+                "access_token",
+            ),
+            (
+                "wecom:https://qyapi.weixin.qq.com/cgi-bin/webhook/send",
+                "with its key",
+            ),
+            (
+                "teams:https://x.logic.azure.com/w?mention=critical",
+                "no way to mention",
+            ),
+            ("pagerduty:abc?keyword=alert", "chat targets only"),
+            ("slack:env:X?foo=bar", "carries its own parameters"),
+            (
+                "slack:https://hooks.slack.com/x?kind=secret_rotation_failed&cloud=aws",
+                "never match",
+            ),
+            (
+                "sqs:https://sqs.us-east-1.amazonaws.com/1/q?region=Virginia",
+                "never matches",
             ),
             (
                 "mns:https://1.mns.cn-hangzhou.aliyuncs.com/buckets/x",
@@ -379,7 +501,69 @@ mod tests {
         ] {
             let e = parse_targets(spec).unwrap_err().to_string();
             assert!(e.contains(want), "{spec}: {e}");
-            assert!(e.contains(spec.split('?').next().unwrap()), "{spec}: {e}");
+            assert!(
+                e.contains(spec.split('?').next().unwrap())
+                    || e.contains(spec.split(':').next().unwrap()),
+                "{spec}: {e}"
+            );
         }
+    }
+
+    #[test]
+    fn chat_targets_keep_their_url_parameters_and_hide_their_secrets() {
+        let t = parse_targets(
+            "dingtalk:https://oapi.dingtalk.com/robot/send?access_token=TOKEN&secret=SECabc&keyword=alert&min_severity=critical&cloud=alibaba              teams:https://prod-00.westus.logic.azure.com:443/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers&sig=SIG              pagerduty:env:PD_KEY?kind=key_deleted|key_deletion_scheduled&endpoint=http://127.0.0.1:9/v2/enqueue              slack:https://hooks.slack.com/services/T0/B0/XYZ?mention=critical              sns:arn:aws:sns:us-east-1:111122223333:chat?format=chatbot",
+        )
+        .unwrap();
+        match &t[0].endpoint {
+            Endpoint::Chat {
+                vendor,
+                address,
+                keyword,
+                ..
+            } => {
+                assert_eq!(*vendor, Vendor::DingTalk);
+                assert_eq!(
+                    address,
+                    &SecretRef::Inline(
+                        "https://oapi.dingtalk.com/robot/send?access_token=TOKEN&secret=SECabc"
+                            .into()
+                    )
+                );
+                assert_eq!(keyword.as_deref(), Some("alert"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t[0].min_severity, Severity::Critical);
+        assert_eq!(t[0].route.clouds, [kms_alerts_core::Cloud::Alibaba]);
+        assert_eq!(t[0].name(), "dingtalk:https://oapi.dingtalk.com/****");
+        match &t[1].endpoint {
+            Endpoint::Chat {
+                address: SecretRef::Inline(a),
+                ..
+            } => {
+                assert!(
+                    a.ends_with("invoke?api-version=2016-06-01&sp=%2Ftriggers&sig=SIG"),
+                    "{a}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t[2].name(), "pagerduty:env:PD_KEY");
+        assert_eq!(t[2].route.kinds.len(), 2);
+        assert!(matches!(
+            &t[3].endpoint,
+            Endpoint::Chat {
+                mention: Some(Severity::Critical),
+                ..
+            }
+        ));
+        assert!(!t.iter().any(|s| s.name().contains("TOKEN")
+            || s.name().contains("SIG")
+            || s.name().contains("XYZ")));
+        assert!(matches!(
+            &t[4].endpoint,
+            Endpoint::Sns { chatbot: true, .. }
+        ));
     }
 }

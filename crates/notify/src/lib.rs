@@ -8,12 +8,16 @@
 //! caller's deadline too.
 
 mod aws_error;
+pub mod chat;
 pub mod config;
 pub mod dedup;
 pub mod error;
+pub mod https;
 pub mod message;
 pub mod mns;
 pub mod retry;
+pub mod route;
+pub mod secrets;
 pub mod shared_dedup;
 pub mod sns;
 pub mod sqs;
@@ -45,6 +49,7 @@ pub enum Sink {
     Sns(SnsSink),
     Sqs(SqsSink),
     Mns(Box<MnsSink>),
+    Chat(std::sync::Arc<chat::ChatSink>),
 }
 
 impl Sink {
@@ -54,6 +59,7 @@ impl Sink {
             Sink::Sns(s) => s.send(alert).await,
             Sink::Sqs(s) => s.send(alert).await,
             Sink::Mns(s) => s.send(alert).await,
+            Sink::Chat(s) => s.send(alert).await,
         }
     }
 }
@@ -63,6 +69,8 @@ impl Sink {
 pub struct Target {
     pub name: String,
     pub min_severity: Severity,
+    /// Which alerts it takes besides the severity.
+    pub route: route::Route,
     pub sink: Sink,
 }
 
@@ -128,9 +136,11 @@ impl Notifier {
         settings: Settings,
     ) -> Result<Notifier, ConfigError> {
         let needs_aws = settings.dedup_table.is_some()
-            || specs
-                .iter()
-                .any(|s| matches!(s.endpoint, Endpoint::Sns { .. } | Endpoint::Sqs { .. }));
+            || specs.iter().any(|s| match &s.endpoint {
+                Endpoint::Sns { .. } | Endpoint::Sqs { .. } => true,
+                Endpoint::Chat { address, .. } => address.is_stored(),
+                _ => false,
+            });
         let aws = if needs_aws {
             Some(
                 aws_config::defaults(BehaviorVersion::latest())
@@ -167,7 +177,7 @@ impl Notifier {
             let name = spec.name();
             let sink = match spec.endpoint {
                 Endpoint::Stdout { format } => Sink::Stdout(StdoutSink { format }),
-                Endpoint::Sns { topic_arn } => {
+                Endpoint::Sns { topic_arn, chatbot } => {
                     let region = topic_arn
                         .split(':')
                         .nth(3)
@@ -178,7 +188,7 @@ impl Notifier {
                         .entry(region.clone())
                         .or_insert_with(|| sns_client(conf, region))
                         .clone();
-                    Sink::Sns(SnsSink::new(client, topic_arn))
+                    Sink::Sns(SnsSink::new(client, topic_arn).chatbot(chatbot))
                 }
                 Endpoint::Sqs { queue_url } => {
                     let region = sqs_region(&queue_url);
@@ -204,10 +214,26 @@ impl Notifier {
                     credentials.clone(),
                     retry,
                 )?)),
+                Endpoint::Chat {
+                    vendor,
+                    address,
+                    keyword,
+                    mention,
+                    api_endpoint,
+                } => Sink::Chat(std::sync::Arc::new(chat::ChatSink::new(
+                    vendor,
+                    address,
+                    keyword,
+                    mention,
+                    api_endpoint,
+                    aws.clone(),
+                    retry,
+                )?)),
             };
             targets.push(Target {
                 name,
                 min_severity: spec.min_severity,
+                route: spec.route,
                 sink,
             });
         }
@@ -286,7 +312,7 @@ impl Notifier {
         let mut failures = Vec::new();
         let mut pending: Vec<&Target> = Vec::new();
         for t in &self.targets {
-            if alert.severity < t.min_severity {
+            if alert.severity < t.min_severity || !t.route.matches(alert) {
                 delivery.filtered.push(t.name.clone());
             } else {
                 pending.push(t);

@@ -101,6 +101,12 @@ pub fn sns_message(alert: &Alert) -> String {
     }
 }
 
+/// The SNS message for a topic a Chatbot configuration subscribes to (`format=chatbot`): the
+/// custom notification schema, within 256 KiB with the subject and attributes.
+pub fn chatbot_sns_message(alert: &Alert) -> String {
+    crate::chat::chatbot_message(alert, body_limit(alert, subject(alert).len()))
+}
+
 /// The SQS body: the JSON alert, within 256 KiB with its attributes.
 pub fn sqs_body(alert: &Alert) -> String {
     json_within(alert, body_limit(alert, 0))

@@ -12,8 +12,6 @@ use base64::Engine as _;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use kms_alerts_core::{render, Alert, Format, Severity};
 use sha1::Sha1;
 
@@ -156,7 +154,7 @@ pub struct MnsSink {
     tag: Option<String>,
     format: Format,
     credentials: CredentialSource,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: crate::https::HttpsClient,
     retry: RetryPolicy,
     name: String,
 }
@@ -171,21 +169,7 @@ impl MnsSink {
         credentials: CredentialSource,
         retry: RetryPolicy,
     ) -> Result<Self, ConfigError> {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| {
-                ConfigError(format!(
-                    "MNS: cannot load the system's CA certificates: {e}"
-                ))
-            })?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = crate::https::client("MNS")?;
         let kind = match resource {
             MnsResource::Topic => "topics",
             MnsResource::Queue => "queues",

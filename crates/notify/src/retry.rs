@@ -49,41 +49,74 @@ impl RetryPolicy {
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, SinkError>>,
     {
+        self.run_hinted(target, |attempt| {
+            let fut = op(attempt);
+            async move { fut.await.map_err(Hinted::from) }
+        })
+        .await
+        .map_err(|h| h.error)
+    }
+
+    /// [`RetryPolicy::run`] for operations that know more about a failure: how long the
+    /// service asked to wait (`Retry-After`, honoured while the operation timeout allows) and
+    /// whether it was an authentication failure.
+    pub async fn run_hinted<T, F, Fut>(&self, target: &str, mut op: F) -> Result<T, Hinted>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, Hinted>>,
+    {
         let mut last: Option<String> = None;
+        let started = tokio::time::Instant::now();
         let attempts = async {
             let mut attempt = 1;
             loop {
                 let result = match tokio::time::timeout(self.attempt_timeout, op(attempt)).await {
                     Ok(r) => r,
-                    Err(_) => Err(SinkError {
+                    Err(_) => Err(Hinted::from(SinkError {
                         target: target.to_string(),
                         transient: true,
                         message: format!(
                             "no answer within {} ms",
                             self.attempt_timeout.as_millis()
                         ),
-                    }),
+                    })),
                 };
                 match result {
                     Ok(v) => return Ok(v),
-                    Err(e) if e.transient && attempt < self.max_attempts => {
-                        tracing::warn!(target_name = %e.target, attempt, error = %e.message, "transient publish failure, retrying");
-                        last = Some(e.message);
-                        tokio::time::sleep(self.delay(attempt)).await;
+                    Err(h) if h.error.transient && attempt < self.max_attempts => {
+                        let wait = match h.retry_after {
+                            // The service said when: wait that long if the budget allows.
+                            Some(after) if started.elapsed() + after < self.operation_timeout => {
+                                after
+                            }
+                            Some(_) => {
+                                let mut h = h;
+                                h.error.message = format!(
+                                    "{} (the service asked to wait longer than the publish timeout allows)",
+                                    h.error.message
+                                );
+                                return Err(h);
+                            }
+                            None => self.delay(attempt),
+                        };
+                        tracing::warn!(target_name = %h.error.target, attempt, error = %h.error.message, wait_ms = wait.as_millis() as u64, "transient publish failure, retrying");
+                        last = Some(h.error.message);
+                        tokio::time::sleep(wait).await;
                         attempt += 1;
                     }
-                    Err(mut e) => {
-                        if e.transient {
-                            e.message = format!("{} (gave up after {attempt} attempts)", e.message);
+                    Err(mut h) => {
+                        if h.error.transient {
+                            h.error.message =
+                                format!("{} (gave up after {attempt} attempts)", h.error.message);
                         }
-                        return Err(e);
+                        return Err(h);
                     }
                 }
             }
         };
         let result = tokio::time::timeout(self.operation_timeout, attempts).await;
         result.unwrap_or_else(|_| {
-            Err(SinkError {
+            Err(Hinted::from(SinkError {
                 target: target.to_string(),
                 transient: true,
                 message: format!(
@@ -92,8 +125,28 @@ impl RetryPolicy {
                     last.map(|m| format!(" (last error: {m})"))
                         .unwrap_or_default()
                 ),
-            })
+            }))
         })
+    }
+}
+
+/// A failure with what the service said about it.
+#[derive(Debug, Clone)]
+pub struct Hinted {
+    pub error: SinkError,
+    /// How long the service asked to wait before the next attempt.
+    pub retry_after: Option<Duration>,
+    /// The credential or address was refused.
+    pub auth: bool,
+}
+
+impl From<SinkError> for Hinted {
+    fn from(error: SinkError) -> Self {
+        Hinted {
+            error,
+            retry_after: None,
+            auth: false,
+        }
     }
 }
 

@@ -7,7 +7,9 @@ use kms_alerts_core::Alert;
 
 use crate::aws_error::sink_error;
 use crate::error::SinkError;
-use crate::message::{fifo_dedup_id, fifo_group_id, sns_message, typed_attributes};
+use crate::message::{
+    chatbot_sns_message, fifo_dedup_id, fifo_group_id, sns_message, typed_attributes,
+};
 
 /// Publishes to one topic with `MessageStructure=json`: email gets text, SQS/Lambda/HTTP(S)
 /// subscribers get the JSON alert. FIFO topics get the resource as group id and the dedup key as deduplication id.
@@ -16,6 +18,7 @@ pub struct SnsSink {
     client: Client,
     topic_arn: String,
     name: String,
+    chatbot: bool,
 }
 
 impl SnsSink {
@@ -25,7 +28,14 @@ impl SnsSink {
             client,
             name: format!("sns:{topic_arn}"),
             topic_arn,
+            chatbot: false,
         }
+    }
+
+    /// Publishes in the AWS Chatbot custom notification schema instead (`format=chatbot`).
+    pub fn chatbot(mut self, on: bool) -> Self {
+        self.chatbot = on;
+        self
     }
 
     pub async fn send(&self, alert: &Alert) -> Result<(), SinkError> {
@@ -33,9 +43,12 @@ impl SnsSink {
             .client
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject(subject(alert))
-            .message_structure("json")
-            .message(sns_message(alert));
+            .subject(subject(alert));
+        req = if self.chatbot {
+            req.message(chatbot_sns_message(alert))
+        } else {
+            req.message_structure("json").message(sns_message(alert))
+        };
         let attrs = typed_attributes(alert, &self.name, |v| {
             MessageAttributeValue::builder()
                 .data_type("String")

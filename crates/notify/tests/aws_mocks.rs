@@ -20,6 +20,7 @@ fn target(name: &str, sink: Sink, min: Severity) -> Target {
     Target {
         name: name.into(),
         min_severity: min,
+        route: Default::default(),
         sink,
     }
 }

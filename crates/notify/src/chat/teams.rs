@@ -1,0 +1,64 @@
+//! Microsoft Teams through a Workflows webhook ("When a Teams webhook request is received"):
+//! a message with one Adaptive Card (schema 1.4; Teams takes up to 1.5): the title coloured by
+//! severity, the summary, a FactSet, an `Action.OpenUrl` button. At most 28 KB. The trigger
+//! answers 202 once the run is queued: accepted, not yet shown.
+
+use kms_alerts_core::{Alert, Severity};
+use serde_json::{json, Value};
+
+use super::{fit, markdown, Options, Outgoing, Verdict, View};
+
+fn card(v: &View, incident: Option<&str>) -> Value {
+    let color = if v.resolved {
+        "Good"
+    } else {
+        match v.severity {
+            Severity::Critical => "Attention",
+            Severity::Warning => "Warning",
+            Severity::Info => "Accent",
+        }
+    };
+    let facts: Vec<Value> = v
+        .facts
+        .iter()
+        .map(|(l, val)| json!({"title": l, "value": val}))
+        .collect();
+    let mut body = vec![
+        json!({"type": "TextBlock", "text": format!("{} {}", v.icon, v.title), "weight": "Bolder", "size": "Medium", "color": color, "wrap": true}),
+        json!({"type": "TextBlock", "text": v.summary, "wrap": true}),
+        json!({"type": "FactSet", "facts": facts}),
+    ];
+    if let Some(i) = incident {
+        body.push(json!({"type": "TextBlock", "text": markdown(&format!("kms-alerts incident {i}"), 200), "isSubtle": true, "size": "Small", "wrap": true}));
+    }
+    let mut content = json!({
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard", "version": "1.4", "body": body,
+    });
+    if let Some(url) = &v.link {
+        content["actions"] =
+            json!([{"type": "Action.OpenUrl", "title": "Open in console", "url": url}]);
+    }
+    json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null, "content": content}]})
+}
+
+pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+    let body = fit(27_000, |value_max, facts_max| {
+        card(
+            &View::of(alert, o, markdown, value_max, facts_max),
+            alert.incident_key.as_deref(),
+        )
+        .to_string()
+        .into_bytes()
+    });
+    Ok(Outgoing {
+        url: address.to_string(),
+        body,
+    })
+}
+
+/// 2xx (202) is accepted; 429 and 5xx are worth retrying; 401/403/404 mean the URL or its
+/// signature is no longer valid.
+pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
+    super::by_status(status, body)
+}

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+pub mod chat;
 pub mod http;
 pub mod lambda_api;
 pub mod mns;

@@ -126,11 +126,18 @@ pub fn parse_targets(s: &str) -> Result<Vec<TargetSpec>, ConfigError> {
 }
 
 fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
-    let err = |m: String| ConfigError(format!("KMS_ALERTS_TARGETS: {item:?}: {m}"));
     let (main, query) = match item.split_once('?') {
         Some((m, q)) => (m, q),
         None => (item, ""),
     };
+    // A chat target's address is its credential: errors show it masked.
+    let shown = match main.split_once(':') {
+        Some((scheme, rest)) if Vendor::from_scheme(scheme).is_some() => {
+            format!("{scheme}:{}", SecretRef::parse(rest).describe())
+        }
+        _ => item.to_string(),
+    };
+    let err = |m: String| ConfigError(format!("KMS_ALERTS_TARGETS: {shown:?}: {m}"));
     let (scheme, rest) = main.split_once(':').unwrap_or((main, ""));
     let vendor = Vendor::from_scheme(scheme);
     let mut min_severity = Severity::Info;
@@ -506,6 +513,18 @@ mod tests {
                     || e.contains(spec.split(':').next().unwrap()),
                 "{spec}: {e}"
             );
+        }
+    }
+
+    #[test]
+    fn errors_never_show_a_webhook_secret() {
+        for spec in [
+            "slack:https://hooks.slack.com/services/T0/B0/SECRETPART?mention=loud",
+            "dingtalk:https://oapi.dingtalk.com/robot/send?access_token=SECRETPART&secret=SECRETPART&kind=nope",
+            "pagerduty:SECRETPART0123456789abcdef012?endpoint=ftp://x",
+        ] {
+            let e = parse_targets(spec).unwrap_err().to_string();
+            assert!(!e.contains("SECRETPART"), "{e}");
         }
     }
 

@@ -34,6 +34,7 @@ fn card(v: &View, incident: Option<&str>) -> Value {
     let mut content = json!({
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard", "version": "1.4", "body": body,
+        "fallbackText": format!("{} {}: {}", v.icon, v.title, v.summary),
     });
     if let Some(url) = &v.link {
         content["actions"] =

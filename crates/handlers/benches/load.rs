@@ -25,6 +25,9 @@ const TIME_LIMIT: Duration = Duration::from_secs(300);
 
 use kms_alerts_testkit::events_dir;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 fn spawn(bin: &str, env: &[(&str, String)]) -> Child {
     let mut cmd = Command::new(bin);
     cmd.env_clear()
@@ -150,42 +153,7 @@ fn fc_load(n: usize) {
 
 /// A DynamoDB dedup table on a fresh moto: the environment that points a handler at it.
 fn dedup_table(moto: &Moto) -> Vec<(&'static str, String)> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(moto.endpoint())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "testing", "testing", None, None, "load",
-            ))
-            .load()
-            .await;
-        use aws_sdk_dynamodb::types::*;
-        aws_sdk_dynamodb::Client::new(&conf)
-            .create_table()
-            .table_name("dedup")
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-    });
+    common::Aws::new(moto).dedup_table("dedup");
     let mut env = moto.env();
     env.push(("KMS_ALERTS_DEDUP_TABLE", "dedup".into()));
     env

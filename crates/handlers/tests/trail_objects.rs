@@ -8,10 +8,6 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
-};
 use common::{event, Aws, Proc};
 use kms_alerts_testkit::lambda_api::RuntimeApi;
 use kms_alerts_testkit::moto::Moto;
@@ -113,41 +109,8 @@ impl World {
                 .send()
                 .await
                 .unwrap();
-            aws.dynamodb
-                .create_table()
-                .table_name(TABLE)
-                .billing_mode(BillingMode::PayPerRequest)
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name("pk")
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .unwrap(),
-                )
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name("pk")
-                        .key_type(KeyType::Hash)
-                        .build()
-                        .unwrap(),
-                )
-                .send()
-                .await
-                .unwrap();
-            aws.dynamodb
-                .update_time_to_live()
-                .table_name(TABLE)
-                .time_to_live_specification(
-                    TimeToLiveSpecification::builder()
-                        .enabled(true)
-                        .attribute_name("expires_at")
-                        .build()
-                        .unwrap(),
-                )
-                .send()
-                .await
-                .unwrap();
         });
+        aws.dedup_table(TABLE);
         World {
             moto,
             aws,

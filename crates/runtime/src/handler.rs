@@ -68,6 +68,22 @@ pub struct AlertOutcome {
     pub error: Option<String>,
 }
 
+impl AlertOutcome {
+    /// An outcome with nothing sent yet; `error` set makes it a failed record.
+    pub fn new(delivery_id: Option<String>, error: Option<String>) -> AlertOutcome {
+        AlertOutcome {
+            delivery_id,
+            kind: None,
+            severity: None,
+            dedup_key: None,
+            sent: vec![],
+            duplicate: vec![],
+            filtered: vec![],
+            error,
+        }
+    }
+}
+
 /// What happened to one invocation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -215,16 +231,7 @@ impl Handler {
         request_id: &str,
         deadline: Option<Instant>,
     ) -> AlertOutcome {
-        let mut out = AlertOutcome {
-            delivery_id: record.delivery_id,
-            kind: None,
-            severity: None,
-            dedup_key: None,
-            sent: vec![],
-            duplicate: vec![],
-            filtered: vec![],
-            error: None,
-        };
+        let mut out = AlertOutcome::new(record.delivery_id, None);
         let alert = match record.result {
             Ok(a) => a,
             Err(e) => {

@@ -326,16 +326,7 @@ impl Read for ChunkReader {
 }
 
 fn failed(delivery_id: Option<String>, error: String) -> AlertOutcome {
-    AlertOutcome {
-        delivery_id,
-        kind: None,
-        severity: None,
-        dedup_key: None,
-        sent: vec![],
-        duplicate: vec![],
-        filtered: vec![],
-        error: Some(error),
-    }
+    AlertOutcome::new(delivery_id, Some(error))
 }
 
 /// Lambda: each invocation is a notification; SQS batches answer with `batchItemFailures`.

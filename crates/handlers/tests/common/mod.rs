@@ -196,6 +196,51 @@ impl Aws {
         })
     }
 
+    /// Creates a dedup table as `KMS_ALERTS_DEDUP_TABLE` expects one: string partition key
+    /// `pk`, on demand, TTL on `expires_at`.
+    pub fn dedup_table(&self, name: &str) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+            TimeToLiveSpecification,
+        };
+        self.rt.block_on(async {
+            self.dynamodb
+                .create_table()
+                .table_name(name)
+                .billing_mode(BillingMode::PayPerRequest)
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name("pk")
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .unwrap(),
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name("pk")
+                        .key_type(KeyType::Hash)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+            self.dynamodb
+                .update_time_to_live()
+                .table_name(name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .enabled(true)
+                        .attribute_name("expires_at")
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
     /// Drains a queue: message bodies with their attributes.
     pub fn drain(&self, url: &str) -> Vec<(String, Value)> {
         self.rt.block_on(async {

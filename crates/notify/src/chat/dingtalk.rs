@@ -11,7 +11,7 @@ use kms_alerts_core::Alert;
 use serde_json::json;
 use sha2::Sha256;
 
-use super::{code_of, fit, markdown, split_secret, Options, Outgoing, Verdict, View};
+use super::{fitted, markdown, split_secret, Options, Outgoing, Verdict, View};
 
 /// DingTalk documents no message size; 20,000 bytes keeps well inside what robots take.
 const BODY_MAX: usize = 20_000;
@@ -36,9 +36,8 @@ fn text(v: &View, incident: Option<&str>) -> String {
 
 pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
     let (mut url, secret) = split_secret(address);
-    let body = fit(BODY_MAX, |value_max, facts_max| {
-        let v = View::of(alert, o, markdown, value_max, facts_max);
-        let mut t = text(&v, alert.incident_key.as_deref());
+    let body = fitted(alert, o, markdown, BODY_MAX, |v| {
+        let mut t = text(v, alert.incident_key.as_deref());
         let m = if o.mention || v.link.is_none() {
             if let Some(link) = &v.link {
                 t.push_str(&format!("\n[Open in console]({link})\n"));
@@ -50,7 +49,7 @@ pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgo
                    "singleTitle": "Open in console", "singleURL": v.link},
                    "msgUuid": o.idempotency_key})
         };
-        m.to_string().into_bytes()
+        m
     });
     if let Some(secret) = secret {
         let sign: String =
@@ -61,17 +60,14 @@ pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgo
 }
 
 pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
-    if status != 200 {
-        return super::by_status(status, body);
-    }
-    let detail = super::body_text(body);
-    match code_of(body, "errcode") {
-        Some(0) => Verdict::Delivered,
-        Some(130101) => Verdict::Transient(format!("rate limited: {detail}")),
-        Some(310000) | Some(300005) => Verdict::Auth(detail),
-        Some(_) => Verdict::Permanent(detail),
-        None => Verdict::Permanent(format!("not a DingTalk answer: {detail}")),
-    }
+    super::by_code(
+        status,
+        body,
+        &["errcode"],
+        &[130101],
+        &[310000, 300005],
+        "DingTalk",
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use kms_alerts_core::{Alert, Severity};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use super::{code_of, fit, markdown, split_secret, Options, Outgoing, Verdict, View};
+use super::{fitted, markdown, split_secret, Options, Outgoing, Verdict, View};
 
 const BODY_MAX: usize = 20_000;
 
@@ -65,30 +65,26 @@ fn card(v: &View, mention: bool, incident: Option<&str>) -> Value {
 pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
     let (url, secret) = split_secret(address);
     let timestamp = o.now_ms / 1000;
-    let body = fit(BODY_MAX, |value_max, facts_max| {
-        let v = View::of(alert, o, markdown, value_max, facts_max);
-        let mut m = json!({"msg_type": "interactive", "card": card(&v, o.mention, alert.incident_key.as_deref())});
+    let body = fitted(alert, o, markdown, BODY_MAX, |v| {
+        let mut m = json!({"msg_type": "interactive", "card": card(v, o.mention, alert.incident_key.as_deref())});
         if let Some(secret) = &secret {
             m["timestamp"] = timestamp.to_string().into();
             m["sign"] = sign(timestamp, secret).into();
         }
-        m.to_string().into_bytes()
+        m
     });
     Ok(Outgoing { url, body })
 }
 
 pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
-    if status != 200 {
-        return super::by_status(status, body);
-    }
-    let detail = super::body_text(body);
-    match code_of(body, "code").or_else(|| code_of(body, "StatusCode")) {
-        Some(0) => Verdict::Delivered,
-        Some(11232) => Verdict::Transient(format!("rate limited: {detail}")),
-        Some(19021) => Verdict::Auth(detail),
-        Some(_) => Verdict::Permanent(detail),
-        None => Verdict::Permanent(format!("not a Lark answer: {detail}")),
-    }
+    super::by_code(
+        status,
+        body,
+        &["code", "StatusCode"],
+        &[11232],
+        &[19021],
+        "Lark",
+    )
 }
 
 #[cfg(test)]

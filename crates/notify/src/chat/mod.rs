@@ -179,6 +179,45 @@ pub(crate) fn body_text(body: &[u8]) -> String {
     kms_alerts_core::text::one_line(s.trim(), 200)
 }
 
+/// The verdict of services that answer HTTP 200 with a code in the body (DingTalk `errcode`,
+/// Lark `code`, WeCom `errcode`): 0 is delivered, `retry` codes are rate limits, `auth` codes
+/// refuse the address or signature, any other code is permanent.
+pub(crate) fn by_code(
+    status: u16,
+    body: &[u8],
+    fields: &[&str],
+    retry: &[i64],
+    auth: &[i64],
+    service: &str,
+) -> Verdict {
+    if status != 200 {
+        return by_status(status, body);
+    }
+    let detail = body_text(body);
+    match fields.iter().find_map(|f| code_of(body, f)) {
+        Some(0) => Verdict::Delivered,
+        Some(c) if retry.contains(&c) => Verdict::Transient(format!("rate limited: {detail}")),
+        Some(c) if auth.contains(&c) => Verdict::Auth(detail),
+        Some(_) => Verdict::Permanent(detail),
+        None => Verdict::Permanent(format!("not a {service} answer: {detail}")),
+    }
+}
+
+/// The request body built by `build` from the alert's view, fitted within `limit` bytes.
+pub(crate) fn fitted(
+    alert: &Alert,
+    o: &Options,
+    escape: fn(&str, usize) -> String,
+    limit: usize,
+    build: impl Fn(&View) -> serde_json::Value,
+) -> Vec<u8> {
+    fit(limit, |value_max, facts_max| {
+        build(&View::of(alert, o, escape, value_max, facts_max))
+            .to_string()
+            .into_bytes()
+    })
+}
+
 /// Reads a JSON answer's numeric code field (`errcode`, `code`); `None` if absent.
 pub(crate) fn code_of(body: &[u8], field: &str) -> Option<i64> {
     serde_json::from_slice::<serde_json::Value>(body)

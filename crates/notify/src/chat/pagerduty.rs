@@ -7,7 +7,7 @@
 use kms_alerts_core::{Alert, Severity};
 use serde_json::{json, Map, Value};
 
-use super::{fit, plain, Options, Outgoing, Verdict, View};
+use super::{fitted, plain, Options, Outgoing, Verdict};
 
 /// The Events API's address.
 pub const EVENTS_API: &str = "https://events.pagerduty.com/v2/enqueue";
@@ -28,8 +28,7 @@ pub(super) fn request(alert: &Alert, routing_key: &str, o: &Options) -> Result<O
             body: body.to_string().into_bytes(),
         });
     }
-    let body = fit(BODY_MAX, |value_max, facts_max| {
-        let v = View::of(alert, o, plain, value_max, facts_max);
+    let body = fitted(alert, o, plain, BODY_MAX, |v| {
         let mut details = Map::new();
         for (l, val) in &v.facts {
             details.insert(l.clone(), Value::String(val.clone()));
@@ -60,7 +59,7 @@ pub(super) fn request(alert: &Alert, routing_key: &str, o: &Options) -> Result<O
         if let Some(link) = &v.link {
             m["links"] = json!([{"href": link, "text": "Open in console"}]);
         }
-        m.to_string().into_bytes()
+        m
     });
     Ok(Outgoing { url, body })
 }

@@ -6,7 +6,7 @@
 use kms_alerts_core::{Alert, Severity};
 use serde_json::{json, Value};
 
-use super::{fit, plain, Options, Outgoing, Verdict, View};
+use super::{fitted, plain, Options, Outgoing, Verdict, View};
 
 /// Slack's control characters, escaped as it asks (`&`, `<`, `>`); `<` is already gone.
 fn slack_text(s: &str, max: usize) -> String {
@@ -63,11 +63,8 @@ fn cut(s: &str, max: usize) -> String {
 
 pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
     // Slack takes far more than a readable alert needs; stay well inside its limits.
-    let body = fit(32_000, |value_max, facts_max| {
-        let v = View::of(alert, o, slack_text, value_max, facts_max);
-        message(&v, o.mention, alert.incident_key.as_deref())
-            .to_string()
-            .into_bytes()
+    let body = fitted(alert, o, slack_text, 32_000, |v| {
+        message(v, o.mention, alert.incident_key.as_deref())
     });
     Ok(Outgoing {
         url: address.to_string(),

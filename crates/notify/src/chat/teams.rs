@@ -6,7 +6,7 @@
 use kms_alerts_core::{Alert, Severity};
 use serde_json::{json, Value};
 
-use super::{fit, markdown, Options, Outgoing, Verdict, View};
+use super::{fitted, markdown, Options, Outgoing, Verdict, View};
 
 fn card(v: &View, incident: Option<&str>) -> Value {
     let color = if v.resolved {
@@ -44,13 +44,8 @@ fn card(v: &View, incident: Option<&str>) -> Value {
 }
 
 pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-    let body = fit(27_000, |value_max, facts_max| {
-        card(
-            &View::of(alert, o, markdown, value_max, facts_max),
-            alert.incident_key.as_deref(),
-        )
-        .to_string()
-        .into_bytes()
+    let body = fitted(alert, o, markdown, 27_000, |v| {
+        card(v, alert.incident_key.as_deref())
     });
     Ok(Outgoing {
         url: address.to_string(),

@@ -7,7 +7,7 @@
 use kms_alerts_core::{Alert, Severity};
 use serde_json::json;
 
-use super::{code_of, markdown, plain, Options, Outgoing, Verdict, View};
+use super::{markdown, plain, Options, Outgoing, Verdict, View};
 
 const MARKDOWN_MAX: usize = 4096;
 const TEXT_MAX: usize = 2048;
@@ -81,15 +81,5 @@ pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgo
 }
 
 pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
-    if status != 200 {
-        return super::by_status(status, body);
-    }
-    let detail = super::body_text(body);
-    match code_of(body, "errcode") {
-        Some(0) => Verdict::Delivered,
-        Some(45009) => Verdict::Transient(format!("rate limited: {detail}")),
-        Some(93000) => Verdict::Auth(detail),
-        Some(_) => Verdict::Permanent(detail),
-        None => Verdict::Permanent(format!("not a WeCom answer: {detail}")),
-    }
+    super::by_code(status, body, &["errcode"], &[45009], &[93000], "WeCom")
 }

@@ -332,14 +332,7 @@ fn addresses_from_secrets_manager_and_ssm_are_read_and_never_shown() {
     let pd = ChatServer::start(Service::PagerDuty, None, None);
     let aws = common::Aws::new(&moto);
     aws.rt.block_on(async {
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(moto.endpoint())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_ssm::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .load()
-            .await;
+        let conf = sm_conf(&moto).await;
         aws_sdk_secretsmanager::Client::new(&conf)
             .create_secret()
             .name("kms-alerts/slack")
@@ -372,6 +365,53 @@ fn addresses_from_secrets_manager_and_ssm_are_read_and_never_shown() {
     assert!(!err.contains(TOKEN), "{err}");
     assert_eq!(slack.received().len(), 1);
     assert_eq!(pd.received().len(), 1);
+    // Rotated: the stored URL is revoked while an alert is on its way. The refusal makes the
+    // handler read the secret again, once, and the alert goes out with the new URL.
+    let old = ChatServer::start(Service::Slack, None, None);
+    let revoked = old.url().replace(TOKEN, "revoked");
+    old.set_delay(Duration::from_millis(3000));
+    aws.rt.block_on(async {
+        aws_sdk_secretsmanager::Client::new(&sm_conf(&moto).await)
+            .put_secret_value()
+            .secret_id("kms-alerts/slack")
+            .secret_string(&revoked)
+            .send()
+            .await
+            .unwrap();
+    });
+    let rotate = {
+        let (endpoint, new_url) = (moto.endpoint(), slack.url());
+        std::thread::spawn(move || {
+            // Once the request to the revoked URL is in flight, rotate the secret.
+            std::thread::sleep(Duration::from_millis(1200));
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let conf = sm_conf_at(&endpoint).await;
+                aws_sdk_secretsmanager::Client::new(&conf)
+                    .put_secret_value()
+                    .secret_id("kms-alerts/slack")
+                    .secret_string(new_url)
+                    .send()
+                    .await
+                    .unwrap();
+            });
+        })
+    };
+    let out = run(
+        "slack:secretsmanager:kms-alerts/slack",
+        &env,
+        &common::event("aws/kms-cmk-rotation.json"),
+    );
+    rotate.join().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("reading the secret again"), "{err}");
+    assert_eq!(old.rejected(), ["no_service"]);
+    assert_eq!(slack.received().len(), 2, "the rotated URL took the alert");
+
     // A reference to nothing fails the alert (retried later), naming the reference only.
     let out = run(
         "slack:secretsmanager:missing",
@@ -384,6 +424,21 @@ fn addresses_from_secrets_manager_and_ssm_are_read_and_never_shown() {
         "{}",
         stderr(&out)
     );
+}
+
+async fn sm_conf(moto: &kms_alerts_testkit::moto::Moto) -> aws_config::SdkConfig {
+    sm_conf_at(&moto.endpoint()).await
+}
+
+async fn sm_conf_at(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await
 }
 
 #[test]

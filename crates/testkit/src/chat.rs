@@ -33,6 +33,7 @@ struct State {
     rejected: Vec<String>,
     requests: u32,
     rate_limit_next: u32,
+    delay: std::time::Duration,
 }
 
 /// A running stand-in.
@@ -53,12 +54,18 @@ impl ChatServer {
             keyword.map(str::to_string),
         );
         let server = Server::start(move |req| {
+            let (limited, delay) = {
+                let mut s = st.lock().unwrap();
+                s.requests += 1;
+                let limited = s.rate_limit_next > 0;
+                if limited {
+                    s.rate_limit_next -= 1;
+                }
+                (limited, s.delay)
+            };
+            // A slow answer (the test changes something while the request is in flight).
+            std::thread::sleep(delay);
             let mut s = st.lock().unwrap();
-            s.requests += 1;
-            let limited = s.rate_limit_next > 0;
-            if limited {
-                s.rate_limit_next -= 1;
-            }
             let (resp, outcome) = answer(
                 service,
                 &req,
@@ -97,6 +104,11 @@ impl ChatServer {
     /// Answers the next `n` requests with the service's rate-limit answer.
     pub fn rate_limit_next(&self, n: u32) {
         self.state.lock().unwrap().rate_limit_next = n;
+    }
+
+    /// Answers every request only after `delay`.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().delay = delay;
     }
 
     /// Messages accepted, in order.

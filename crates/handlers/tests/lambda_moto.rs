@@ -249,3 +249,46 @@ fn redelivery_to_a_warm_handler_notifies_once() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(aws.drain(&url).len(), 1);
 }
+
+/// `format=chatbot`: the topic carries the AWS Chatbot custom notification schema, which a
+/// Chatbot channel configuration subscribed to the topic renders without glue.
+#[test]
+fn chatbot_topic_gets_the_custom_notification_schema() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto);
+    let (topic, sub_url) = aws.topic_to_queue("kms-chatbot", "kms-chatbot-sub");
+    let api = RuntimeApi::start();
+    let proc_ = Proc::spawn(
+        env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+        &lambda_env(&moto, &api, &format!("sns:{topic}?format=chatbot")),
+    );
+    api.invoke(&event("aws/kms-cmk-deletion.json"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", proc_.logs()));
+    let got = aws.drain(&sub_url);
+    assert_eq!(got.len(), 1);
+    let envelope: Value = serde_json::from_str(&got[0].0).unwrap();
+    let m: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(m["version"], "1.0");
+    assert_eq!(m["source"], "custom");
+    assert_eq!(m["content"]["textType"], "client-markdown");
+    assert!(m["content"]["title"]
+        .as_str()
+        .unwrap()
+        .contains("KMS key deleted"));
+    assert!(m["content"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("Key ID"));
+    assert!(m["content"]["nextSteps"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("Open in console: https://"));
+    assert!(m["metadata"]["threadId"]
+        .as_str()
+        .unwrap()
+        .starts_with("aws:key_deletion:"));
+    assert!(envelope["Subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("[WARNING]"));
+}

@@ -277,6 +277,18 @@ fn secrets_from_the_environment_and_routing_rules() {
         "the info alert was not for DingTalk"
     );
     // A missing variable and an impossible rule are start-up errors naming the problem.
+    let out = run(
+        "slack:env:BAD_HOOK",
+        &[("BAD_HOOK", "http://hooks.example/x".to_string())],
+        b"{}",
+    );
+    let err = stderr(&out);
+    assert!(
+        !out.status.success()
+            && err.contains("only on loopback")
+            && !err.contains("hooks.example/x"),
+        "{err}"
+    );
     let out = run("slack:env:NOT_SET", &[], b"{}");
     assert!(
         !out.status.success() && stderr(&out).contains("env:NOT_SET"),

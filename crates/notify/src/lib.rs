@@ -414,8 +414,15 @@ impl Notifier {
         };
         let key = SharedDedup::item_key(&t.name, &alert.dedup_key);
         let give_up = tokio::time::Instant::now() + self.wait_for_others;
+        let mut free = true;
         loop {
-            match shared.claim(&t.name, &key).await? {
+            // Claim when the pair looks free; while another instance holds it, only read.
+            let outcome = if free {
+                shared.claim(&t.name, &key).await?
+            } else {
+                shared.state(&t.name, &key).await?
+            };
+            match outcome {
                 ClaimOutcome::Delivered => return Ok(false),
                 ClaimOutcome::Claimed(token) => {
                     return match t.sink.send(alert).await {
@@ -433,7 +440,10 @@ impl Notifier {
                         }
                     };
                 }
+                // Read as free (missing or lapsed): claim it now.
+                ClaimOutcome::InProgress(0) if !free => free = true,
                 ClaimOutcome::InProgress(lapses_at) => {
+                    free = false;
                     if tokio::time::Instant::now() >= give_up {
                         return Err(SinkError {
                             target: t.name.clone(),

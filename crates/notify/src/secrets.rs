@@ -136,6 +136,11 @@ impl Secret {
         &self.reference
     }
 
+    /// The value if it is already known (inline, environment, or read before).
+    pub fn cached_now(&self) -> Option<String> {
+        self.cached.try_lock().ok().and_then(|c| c.clone())
+    }
+
     /// The value, from the cache or the store.
     pub async fn get(&self, target: &str) -> Result<String, SinkError> {
         let mut cached = self.cached.lock().await;

@@ -134,6 +134,7 @@ impl Vendor {
 }
 
 /// What one message is built with besides the alert.
+#[derive(Clone)]
 pub(crate) struct Options {
     pub keyword: Option<String>,
     /// Mention everyone in this message.
@@ -375,9 +376,19 @@ impl ChatSink {
         retry: RetryPolicy,
     ) -> Result<ChatSink, ConfigError> {
         let name = format!("{}:{}", vendor.scheme(), address.describe());
+        let is_env = matches!(address, SecretRef::Env(_));
+        let secret = Secret::new(address, aws)?;
+        if is_env {
+            // Read at start-up: check it like an inline address.
+            if let Some(value) = secret.cached_now() {
+                vendor
+                    .check_address(&value)
+                    .map_err(|m| ConfigError(format!("KMS_ALERTS_TARGETS: {name}: {m}")))?;
+            }
+        }
         Ok(ChatSink {
             vendor,
-            secret: Secret::new(address, aws)?,
+            secret,
             keyword,
             mention,
             api_endpoint,
@@ -405,9 +416,10 @@ impl ChatSink {
         let mut refreshed = false;
         loop {
             let address = self.secret.get(&self.name).await?;
-            if let SecretRef::Inline(_) | SecretRef::Env(_) = self.secret.reference() {
-            } else if let Err(m) = self.vendor.check_address(&address) {
-                return Err(self.error(false, format!("the stored address is not usable: {m}")));
+            if self.secret.reference().is_stored() {
+                if let Err(m) = self.vendor.check_address(&address) {
+                    return Err(self.error(false, format!("the stored address is not usable: {m}")));
+                }
             }
             let result = self
                 .retry
@@ -427,7 +439,7 @@ impl ChatSink {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let o = Options {
             now_ms,
-            ..o.clone_shallow()
+            ..o.clone()
         };
         let out = self
             .vendor
@@ -477,18 +489,6 @@ impl ChatSink {
             target: self.name.clone(),
             transient,
             message,
-        }
-    }
-}
-
-impl Options {
-    fn clone_shallow(&self) -> Options {
-        Options {
-            keyword: self.keyword.clone(),
-            mention: self.mention,
-            idempotency_key: self.idempotency_key.clone(),
-            api_endpoint: self.api_endpoint.clone(),
-            now_ms: self.now_ms,
         }
     }
 }

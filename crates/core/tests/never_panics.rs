@@ -1,7 +1,9 @@
 //! Property tests: no input, however malformed, makes the core panic; every valid JSON value
 //! becomes at least one record; every alert renders in every format.
 
-use kms_alerts_core::{parse, render, render::subject, Format};
+use kms_alerts_core::{
+    object_notices, parse, parse_piece, render, render::subject, Format, Options, Pieces,
+};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -71,6 +73,13 @@ fn arb_json() -> impl Strategy<Value = Value> {
             "namespace",
             "dimensions",
             "timestamp",
+            "s3",
+            "bucket",
+            "object",
+            "key",
+            "s3Bucket",
+            "s3ObjectKey",
+            "Event",
             "x",
         ]);
         prop_oneof![
@@ -82,6 +91,11 @@ fn arb_json() -> impl Strategy<Value = Value> {
 }
 
 fn check_all_formats(input: &[u8]) {
+    // The streaming reader and the S3 notification reader take the same bytes.
+    let _ = object_notices(input, "fuzz");
+    for piece in Pieces::new(input, "fuzz").take(1000).flatten() {
+        let _ = parse_piece(&piece, "fuzz", Options::default());
+    }
     if let Ok(records) = parse(input) {
         for r in records {
             if let Ok(alert) = r.result {

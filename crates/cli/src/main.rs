@@ -7,7 +7,7 @@ mod pipeline;
 
 use std::process::ExitCode;
 
-use kms_alerts_core::{Format, Kind, Options, Severity};
+use kms_alerts_core::{from_name, Format, Kind, Options, Severity};
 
 use pipeline::Tally;
 
@@ -66,13 +66,15 @@ struct RenderArgs {
 }
 
 fn parse_kind(name: &str) -> Result<Kind, String> {
-    serde_json::from_value(serde_json::Value::String(name.trim().to_string()))
-        .map_err(|_| format!("unknown kind {name:?} (see the list of kinds below)"))
+    from_name(name.trim()).ok_or(format!(
+        "unknown kind {name:?} (see the list of kinds below)"
+    ))
 }
 
 fn parse_severity(name: &str) -> Result<Severity, String> {
-    serde_json::from_value(serde_json::Value::String(name.trim().to_ascii_lowercase()))
-        .map_err(|_| format!("unknown severity {name:?}: expected info, warning or critical"))
+    from_name(&name.trim().to_ascii_lowercase()).ok_or(format!(
+        "unknown severity {name:?}: expected info, warning or critical"
+    ))
 }
 
 /// Splits the `render` arguments.

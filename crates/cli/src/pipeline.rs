@@ -129,11 +129,7 @@ fn read(sources: &[Source], jobs: &SyncSender<(u64, Vec<Item>)>, bytes: &Arc<Ato
         for (n, piece) in Pieces::new(reader, &label).enumerate() {
             match piece {
                 Ok(piece) => {
-                    let what = match (&piece, n) {
-                        (Piece::Whole(_), 0) => label.clone(),
-                        (Piece::Whole(_), n) => format!("{label} value {}", n + 1),
-                        (_, n) => format!("{label} record {}", n + 1),
-                    };
+                    let what = piece.describe(&label, n);
                     batch_bytes += piece.bytes().len();
                     batch.push(Item::Piece(piece, what));
                 }

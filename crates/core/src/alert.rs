@@ -1,7 +1,14 @@
 //! The normalized alert every source event becomes.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// Reads a name as JSON writes it (`key_deleted`, `secret_lifecycle`, `critical`) into a
+/// [`Kind`], [`Family`], [`Severity`] or [`Cloud`]; `None` for any other name.
+pub fn from_name<T: DeserializeOwned>(name: &str) -> Option<T> {
+    serde_json::from_value(Value::String(name.to_string())).ok()
+}
 
 /// What happened, independent of the cloud that reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

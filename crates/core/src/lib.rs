@@ -23,7 +23,7 @@ pub mod render;
 pub mod sources;
 pub mod text;
 
-pub use alert::{Alert, Cloud, Fact, Family, Kind, Severity};
+pub use alert::{from_name, Alert, Cloud, Fact, Family, Kind, Severity};
 pub use error::ParseError;
 pub use render::{render, Format};
 pub use sources::stream::{maybe_gunzip, parse_piece, Piece, Pieces};

@@ -130,16 +130,14 @@ fn parse_target(item: &str) -> Result<TargetSpec, ConfigError> {
         Some((m, q)) => (m, q),
         None => (item, ""),
     };
-    // A chat target's address is its credential: errors show it masked.
-    let shown = match main.split_once(':') {
-        Some((scheme, rest)) if Vendor::from_scheme(scheme).is_some() => {
-            format!("{scheme}:{}", SecretRef::parse(rest).describe())
-        }
-        _ => item.to_string(),
-    };
-    let err = |m: String| ConfigError(format!("KMS_ALERTS_TARGETS: {shown:?}: {m}"));
     let (scheme, rest) = main.split_once(':').unwrap_or((main, ""));
     let vendor = Vendor::from_scheme(scheme);
+    // A chat target's address is its credential: errors show it masked.
+    let shown = match vendor {
+        Some(_) => format!("{scheme}:{}", SecretRef::parse(rest).describe()),
+        None => item.to_string(),
+    };
+    let err = |m: String| ConfigError(format!("KMS_ALERTS_TARGETS: {shown:?}: {m}"));
     let mut min_severity = Severity::Info;
     let mut format = None;
     let mut tag = None;

@@ -265,17 +265,6 @@ impl Notifier {
         }
     }
 
-    /// Shares deliveries with every other instance through `shared` (tests, custom wiring).
-    pub fn with_shared_dedup(mut self, shared: SharedDedup) -> Notifier {
-        self.shared = Some(shared);
-        self
-    }
-
-    /// The shared dedup table, if one is configured.
-    pub fn shared_dedup(&self) -> Option<&SharedDedup> {
-        self.shared.as_ref()
-    }
-
     fn with_credentials(mut self, credentials: CredentialSource) -> Notifier {
         self.alibaba_credentials = credentials;
         self

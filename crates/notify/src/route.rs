@@ -150,8 +150,7 @@ fn clouds_of(kind: Kind) -> &'static [Cloud] {
 }
 
 fn named<T: DeserializeOwned>(v: &str) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(v.to_string()))
-        .map_err(|_| format!("unknown name {v:?}"))
+    kms_alerts_core::from_name(v).ok_or(format!("unknown name {v:?}"))
 }
 
 fn names<T: serde::Serialize>(items: &[T]) -> String {

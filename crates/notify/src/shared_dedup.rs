@@ -56,11 +56,6 @@ impl SharedDedup {
         }
     }
 
-    /// The table name.
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
     /// The item key of `target` and `dedup_key`: the dedup key, readable, and a hash of the
     /// target's name (names of webhook targets are secrets).
     pub fn item_key(target: &str, dedup_key: &str) -> String {
@@ -93,19 +88,14 @@ impl SharedDedup {
             .await;
         match result {
             Ok(_) => Ok(ClaimOutcome::Claimed(token)),
-            Err(SdkError::ServiceError(se))
-                if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                let PutItemError::ConditionalCheckFailedException(e) = se.err() else {
-                    unreachable!("matched above")
-                };
-                match e.item() {
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(held)) => match held.item() {
                     Some(item) => Ok(state_of(item, now)),
                     // Older servers do not return the item: read it.
                     None => self.state(target, key).await,
-                }
-            }
-            Err(e) => Err(self.error(target, "claim", sink_error(target, e))),
+                },
+                _ => Err(self.error(target, "claim", sink_error(target, e))),
+            },
         }
     }
 

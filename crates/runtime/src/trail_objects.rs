@@ -235,11 +235,11 @@ fn parse_object(reader: ChunkReader, label: &str, out: &mpsc::Sender<Item>) -> S
                 break;
             }
         };
-        let what = format!("{label} record {}", n + 1);
+        let what = piece.describe(label, n);
+        stats.records += 1;
         match parse_piece(&piece, &what, Options::default()) {
             Ok(parsed) => {
                 stats.skipped.add(parsed.skipped);
-                stats.records += 1;
                 for record in parsed.records {
                     let item = match record.result {
                         Ok(alert) => {
@@ -260,7 +260,6 @@ fn parse_object(reader: ChunkReader, label: &str, out: &mpsc::Sender<Item>) -> S
                 }
             }
             Err(e) => {
-                stats.records += 1;
                 if !send(Item::Unreadable(e.to_string())) {
                     return stats;
                 }

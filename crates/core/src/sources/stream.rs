@@ -46,6 +46,16 @@ impl Piece {
             Piece::Whole(b) | Piece::Element(b) | Piece::Record(b) => b,
         }
     }
+
+    /// How messages name the piece: the input's `label` for its only value, else `label value
+    /// N` or `label record N` (`n` counts pieces from 0).
+    pub fn describe(&self, label: &str, n: usize) -> String {
+        match (self, n) {
+            (Piece::Whole(_), 0) => label.to_string(),
+            (Piece::Whole(_), n) => format!("{label} value {}", n + 1),
+            (_, n) => format!("{label} record {}", n + 1),
+        }
+    }
 }
 
 /// Parses one piece as the whole input would have been parsed: array elements and `Records`

@@ -376,15 +376,13 @@ impl ChatSink {
         retry: RetryPolicy,
     ) -> Result<ChatSink, ConfigError> {
         let name = format!("{}:{}", vendor.scheme(), address.describe());
-        let is_env = matches!(address, SecretRef::Env(_));
         let secret = Secret::new(address, aws)?;
-        if is_env {
-            // Read at start-up: check it like an inline address.
-            if let Some(value) = secret.cached_now() {
-                vendor
-                    .check_address(&value)
-                    .map_err(|m| ConfigError(format!("KMS_ALERTS_TARGETS: {name}: {m}")))?;
-            }
+        // An address known at start-up (inline, from the environment) is checked now; a stored
+        // one when it is read.
+        if let Some(value) = secret.cached_now() {
+            vendor
+                .check_address(&value)
+                .map_err(|m| ConfigError(format!("KMS_ALERTS_TARGETS: {name}: {m}")))?;
         }
         Ok(ChatSink {
             vendor,
@@ -396,11 +394,6 @@ impl ChatSink {
             retry,
             name,
         })
-    }
-
-    /// The target's name: its service and its address masked (or the reference's name).
-    pub fn name(&self) -> &str {
-        &self.name
     }
 
     /// Delivers `alert`, retrying what the service calls transient (honouring `Retry-After`);

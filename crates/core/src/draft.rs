@@ -149,7 +149,14 @@ impl Draft {
             .filter(|t| !t.is_empty())
     }
 
-    pub fn finish(mut self, raw: Value) -> Alert {
+    /// The alert, carrying `raw` as the event.
+    pub fn finish(self, raw: Value) -> Alert {
+        self.finish_raw(raw, Value::to_string)
+    }
+
+    /// The alert, carrying `raw`; `whole_event` gives the event's JSON text when the dedup key
+    /// has nothing else to go on (`raw` may be `Null` when the caller does not keep the event).
+    pub fn finish_raw(mut self, raw: Value, whole_event: impl FnOnce(&Value) -> String) -> Alert {
         // Event content is unbounded; the alert is not. Every field stays usable in a message.
         self.facts.truncate(FACTS_MAX);
         for f in &mut self.facts {
@@ -199,7 +206,7 @@ impl Draft {
                 .or(deletion_minute.as_deref())
                 .or(self.event_id.as_deref())
                 .or(self.occurred_at.as_deref()),
-            &raw,
+            || whole_event(&raw),
         );
         let resolved = self.resolves
             || matches!(
@@ -250,15 +257,23 @@ fn incident_key(cloud: Cloud, condition: Option<&str>, resource: Option<&str>) -
     let mut h = Sha256::new();
     h.update(resource.unwrap_or(""));
     let digest = h.finalize();
-    let mut out = format!(
-        "{}:{}:",
-        cloud.as_str(),
-        crate::text::one_line(condition, 128)
-    );
-    for b in &digest[..12] {
-        out.push_str(&format!("{b:02x}"));
-    }
+    let condition = crate::text::one_line(condition, 128);
+    let mut out = String::with_capacity(cloud.as_str().len() + condition.len() + 26);
+    out.push_str(cloud.as_str());
+    out.push(':');
+    out.push_str(&condition);
+    out.push(':');
+    push_hex(&mut out, &digest[..12]);
     Some(out)
+}
+
+/// Appends `bytes` as lowercase hex digits.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
 }
 
 /// `cloud:kind:` and 24 hex digits of SHA-256 over what identifies the occurrence. An AWS key
@@ -271,7 +286,7 @@ fn dedup_key(
     kind: Kind,
     resource: Option<&str>,
     discriminator: Option<&str>,
-    raw: &Value,
+    whole_event: impl FnOnce() -> String,
 ) -> String {
     let mut h = Sha256::new();
     h.update(cloud.as_str());
@@ -284,7 +299,7 @@ fn dedup_key(
     if !once_per_resource {
         match discriminator {
             Some(d) => h.update(d),
-            None => h.update(raw.to_string()),
+            None => h.update(whole_event()),
         }
     }
     let digest = h.finalize();
@@ -293,10 +308,6 @@ fn dedup_key(
     out.push(':');
     out.push_str(kind.as_str());
     out.push(':');
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in &digest[..12] {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
-    }
+    push_hex(&mut out, &digest[..12]);
     out
 }

@@ -1,32 +1,36 @@
-//! Lenient field access over `serde_json::Value`: key-case and separator drift, numbers as
+//! Lenient field access over any JSON [`Node`] (`serde_json::Value` or the borrowed `Doc`):
+//! key-case and separator drift, numbers as
 //! strings, empty strings as missing, several time formats.
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
-use serde_json::{Map, Value};
+
+pub use crate::doc::{Node, NodeRef};
 
 /// Looks up the first of `names` in `obj`: exactly, then ignoring ASCII case, `-` and `_`.
-pub fn field<'a>(obj: &'a Value, names: &[&str]) -> Option<&'a Value> {
-    let map = obj.as_object()?;
+pub fn field<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<&'a N> {
+    if !obj.is_object_node() {
+        return None;
+    }
     for name in names {
-        if let Some(v) = map.get(*name) {
-            if !v.is_null() {
+        if let Some(v) = obj.member(name) {
+            if !v.is_null_node() {
                 return Some(v);
             }
         }
     }
-    for name in names {
-        if let Some(v) = loose_get(map, name) {
-            return Some(v);
-        }
-    }
-    None
+    names
+        .iter()
+        .find_map(|name| loose_get(obj.entries()?, name))
 }
 
-fn loose_get<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.iter()
-        .find(|(k, v)| !v.is_null() && loose_eq(k, name))
+fn loose_get<'a, N: Node + 'a>(
+    mut entries: impl Iterator<Item = (&'a str, &'a N)>,
+    name: &str,
+) -> Option<&'a N> {
+    entries
+        .find(|(k, v)| !v.is_null_node() && loose_eq(k, name))
         .map(|(_, v)| v)
 }
 
@@ -59,40 +63,38 @@ fn is_separator(c: u8) -> bool {
 /// A scalar as text: strings trimmed (empty and the literal `null` are `None`), numbers and
 /// booleans printed. CloudMonitor callbacks and some CloudTrail exports write absent values as
 /// the string `null`.
-pub fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => {
+pub fn scalar_text<N: Node>(v: &N) -> Option<String> {
+    match v.kind() {
+        NodeRef::Str(s) => {
             let t = s.trim();
             (!t.is_empty() && !t.eq_ignore_ascii_case("null")).then(|| t.to_string())
         }
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        NodeRef::Number(n) => Some(n.to_string()),
+        NodeRef::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
 /// The first of `names` in `obj` as text (see [`scalar_text`]).
-pub fn text(obj: &Value, names: &[&str]) -> Option<String> {
+pub fn text<N: Node>(obj: &N, names: &[&str]) -> Option<String> {
     field(obj, names).and_then(scalar_text)
 }
 
 /// The first of `names` in `obj` as a number, accepting numeric strings (`"180"`, `" 92.5 "`).
-pub fn number(obj: &Value, names: &[&str]) -> Option<f64> {
-    match field(obj, names)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+pub fn number<N: Node>(obj: &N, names: &[&str]) -> Option<f64> {
+    match field(obj, names)?.kind() {
+        NodeRef::Number(n) => n.as_f64(),
+        NodeRef::Str(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
         _ => None,
     }
 }
 
 /// An object field, or a string field that holds a JSON object (some deliveries stringify `content`).
-pub fn object<'a>(obj: &'a Value, names: &[&str]) -> Option<Cow<'a, Value>> {
-    match field(obj, names)? {
-        v @ Value::Object(_) => Some(Cow::Borrowed(v)),
-        Value::String(s) if s.trim_start().starts_with('{') => serde_json::from_str::<Value>(s)
-            .ok()
-            .filter(Value::is_object)
-            .map(Cow::Owned),
+pub fn object<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<Cow<'a, N>> {
+    let v = field(obj, names)?;
+    match v.kind() {
+        NodeRef::Object => Some(Cow::Borrowed(v)),
+        NodeRef::Str(s) if s.trim_start().starts_with('{') => N::parse_object(s).map(Cow::Owned),
         _ => None,
     }
 }
@@ -102,17 +104,17 @@ pub fn object<'a>(obj: &'a Value, names: &[&str]) -> Option<Cow<'a, Value>> {
 /// Accepts epoch seconds or milliseconds (number or numeric string), RFC 3339 with any offset,
 /// `2025-08-26 05:43:00` (no zone: taken as UTC), `20180816T135935.689+0800`, and CloudTrail's
 /// `Mar 15, 2024, 12:00:00 AM` (UTC).
-pub fn time(v: &Value) -> Option<String> {
-    let dt = match v {
-        Value::Number(n) => epoch(n.as_f64()?),
-        Value::String(s) => parse_time_str(s.trim()),
+pub fn time<N: Node>(v: &N) -> Option<String> {
+    let dt = match v.kind() {
+        NodeRef::Number(n) => epoch(n.as_f64()?),
+        NodeRef::Str(s) => parse_time_str(s.trim()),
         _ => None,
     }?;
     Some(dt.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
 /// The first of `names` in `obj` that parses as a time (see [`time`]).
-pub fn time_field(obj: &Value, names: &[&str]) -> Option<String> {
+pub fn time_field<N: Node>(obj: &N, names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| field(obj, &[n]).and_then(time))
 }
 

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod alert;
+pub mod doc;
 mod draft;
 pub mod error;
 pub mod fields;

@@ -6,12 +6,12 @@ use serde_json::Value;
 use super::{first_text, Envelope};
 use crate::alert::{Cloud, Family, Kind, Severity};
 use crate::draft::Draft;
-use crate::fields::{field, is_region_code, number, object, text, time, time_field};
+use crate::fields::{field, is_region_code, number, object, text, time, time_field, Node};
 use crate::{links, Alert};
 
 /// A CloudMonitor system event of KMS: `product` kms, a CloudEvent of type
 /// `kms:CloudMonitor:*`, or a `name` in KMS's namespaces.
-pub(super) fn is_system_event(v: &Value, env: Option<&Envelope>) -> bool {
+pub(super) fn is_system_event<N: Node>(v: &N, env: Option<&Envelope>) -> bool {
     let product = text(v, &["product"]).map(|p| p.eq_ignore_ascii_case("kms"));
     let cloudmonitor_type = env
         .and_then(|e| e.event_type.as_deref())
@@ -49,7 +49,7 @@ fn name_from_type(t: &str) -> Option<String> {
 /// The event name. Candidates in order: `name` (classic CloudMonitor), the name the CloudEvent
 /// type stands for, `eventName` (the EventBridge `data` shape, alone or after `resourceType`).
 /// The first that names a known event wins, else the first there is.
-fn event_name(v: &Value, env: Option<&Envelope>) -> Option<String> {
+fn event_name<N: Node>(v: &N, env: Option<&Envelope>) -> Option<String> {
     let event_name = text(v, &["eventName"]);
     let candidates = [
         text(v, &["name"]),
@@ -60,7 +60,7 @@ fn event_name(v: &Value, env: Option<&Envelope>) -> Option<String> {
             .zip(event_name)
             .map(|(r, e)| format!("{r}:{e}")),
     ];
-    let null = Value::Null;
+    let null = N::null();
     candidates
         .iter()
         .flatten()
@@ -69,7 +69,7 @@ fn event_name(v: &Value, env: Option<&Envelope>) -> Option<String> {
         .cloned()
 }
 
-fn kind_of(name: &str, content: &Value) -> Kind {
+fn kind_of<N: Node>(name: &str, content: &N) -> Kind {
     let has = |f: &str| field(content, &[f]).is_some();
     let deletion = |scheduled: Kind, deleted: Kind| {
         // The reference shows the ScheduleDeletion name on a "deleted" example: trust the content.
@@ -103,24 +103,29 @@ fn kind_of(name: &str, content: &Value) -> Kind {
 }
 
 pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
-    let name = event_name(&event, env);
-    let null = Value::Null;
+    draft(&event, env).finish(event)
+}
+
+/// The alert a CloudMonitor system event becomes, before its raw event is attached.
+pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
+    let name = event_name(event, env);
+    let null = N::null();
     // Classic CloudMonitor events carry `content`; the EventBridge `data` shape `extraAttributes`.
-    let content = object(&event, &["content", "extraAttributes"]);
-    let c: &Value = content.as_deref().unwrap_or(&null);
+    let content = object(event, &["content", "extraAttributes"]);
+    let c: &N = content.as_deref().unwrap_or(&null);
     let kind = kind_of(name.as_deref().unwrap_or(""), c);
     let mut d = Draft::new(kind, Cloud::Alibaba);
     d.event_type = name.clone();
-    d.severity = text(&event, &["level", "eventLevel"]).and_then(|l| Severity::from_level(&l));
+    d.severity = text(event, &["level", "eventLevel"]).and_then(|l| Severity::from_level(&l));
     d.event_id = text(c, &["eventId"])
-        .or_else(|| text(&event, &["id", "eventId"]))
+        .or_else(|| text(event, &["id", "eventId"]))
         .or_else(|| env.and_then(|e| e.id.clone()));
-    d.region = text(&event, &["regionId"])
+    d.region = text(event, &["regionId"])
         .filter(|r| is_region_code(r))
         .or_else(|| env.and_then(|e| e.region.clone()));
-    d.account = text(&event, &["userId", "aliyunAccountId"])
-        .or_else(|| env.and_then(|e| e.account.clone()));
-    d.occurred_at = time_field(&event, &["time", "eventTime", "startTime"])
+    d.account =
+        text(event, &["userId", "aliyunAccountId"]).or_else(|| env.and_then(|e| e.account.clone()));
+    d.occurred_at = time_field(event, &["time", "eventTime", "startTime"])
         .or_else(|| {
             time_field(
                 c,
@@ -138,7 +143,7 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     // The KMS key's or secret's own ARN is the resource. A rotation's `RotationEntityArn` can
     // name the RDS/ECS instance whose password rotated: that is a fact, not the resource.
     let entity = text(c, &["deleteEntityArn", "rotationEntityArn"]);
-    let top_resource = text(&event, &["resourceId"]).filter(|r| r.starts_with("acs:"));
+    let top_resource = text(event, &["resourceId"]).filter(|r| r.starts_with("acs:"));
     let is_kms_arn = |a: &String| a.starts_with("acs:kms:");
     let rotated_instance = entity.clone().filter(|a| !is_kms_arn(a));
     d.resource = entity
@@ -259,7 +264,7 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
             d.console_url = key.as_deref().and_then(|k| links::alibaba_key(&region, k));
         }
         Kind::QpsNearQuota => {
-            let instance = text(c, &["kmsInstanceId"]).or_else(|| text(&event, &["instanceName"]));
+            let instance = text(c, &["kmsInstanceId"]).or_else(|| text(event, &["instanceName"]));
             d.resource_name = instance.clone();
             d.fact("KMS instance", instance.clone());
             d.fact("QPS", text(c, &["qps"]));
@@ -281,7 +286,7 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
             let client_key = text(c, &["clientKeyName"]);
             d.resource_name = client_key.clone();
             if d.resource.is_none() {
-                d.resource = text(&event, &["resourceId"]).filter(|r| !r.starts_with('<'));
+                d.resource = text(event, &["resourceId"]).filter(|r| !r.starts_with('<'));
             }
             let days = number(c, &["daysToExpire"]);
             let expires = time_field(c, &["dateOfExpiration"]);
@@ -324,9 +329,9 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
         _ => {
             let n = name.clone().unwrap_or_else(|| "unnamed event".to_string());
             d.family = Some(Family::guess(&n));
-            d.resource_name = text(&event, &["instanceName"]);
-            d.fact("Status", text(&event, &["status"]));
-            for (k, v) in c.as_object().into_iter().flatten().take(12) {
+            d.resource_name = text(event, &["instanceName"]);
+            d.fact("Status", text(event, &["status"]));
+            for (k, v) in c.entries().into_iter().flatten().take(12) {
                 d.fact(k, crate::fields::scalar_text(v));
             }
             d.summary =
@@ -336,7 +341,7 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
         }
     }
     drop(content);
-    d.finish(event)
+    d
 }
 
 fn on(t: &Option<String>) -> String {
@@ -351,11 +356,11 @@ fn join_type(t: Option<String>, sub: Option<String>) -> Option<String> {
 }
 
 /// `failureInfo` as `{errorCode, errorMessage}`, a JSON string of that, or a plain message.
-fn failure_info(c: &Value) -> (Option<String>, Option<String>) {
+fn failure_info<N: Node>(c: &N) -> (Option<String>, Option<String>) {
     match object(c, &["failureInfo"]) {
         Some(info) => (
-            text(&info, &["errorCode", "code"]),
-            text(&info, &["errorMessage", "message"]),
+            text(&*info, &["errorCode", "code"]),
+            text(&*info, &["errorMessage", "message"]),
         ),
         None => (
             text(c, &["errorCode"]),

@@ -6,13 +6,13 @@ use serde_json::Value;
 use super::list_text;
 use crate::alert::{Cloud, Family, Kind};
 use crate::draft::Draft;
-use crate::fields::{field, text, time_field};
+use crate::fields::{field, text, time_field, Node};
 use crate::{links, Alert};
 
 /// An EventBridge event from `aws.kms` that is not a CloudTrail record (`AWS API Call via
 /// CloudTrail`, `AWS Service Event via CloudTrail`).
-pub(super) fn is_kms_event(v: &Value) -> bool {
-    let source = v.get("source").and_then(Value::as_str);
+pub(super) fn is_kms_event<N: Node>(v: &N) -> bool {
+    let source = v.member("source").and_then(N::str_value);
     let detail_type = text(v, &["detail-type"]);
     let via_cloudtrail = detail_type
         .as_deref()
@@ -41,30 +41,35 @@ pub(super) fn lifecycle_summary(kind: Kind, key: &str) -> Option<String> {
 }
 
 pub(super) fn normalize(event: Value) -> Alert {
-    let detail_type = text(&event, &["detail-type"]).unwrap_or_default();
+    draft(&event).finish(event)
+}
+
+/// The alert an EventBridge KMS event becomes, before its raw event is attached.
+pub(super) fn draft<N: Node>(event: &N) -> Draft {
+    let detail_type = text(event, &["detail-type"]).unwrap_or_default();
     let kind = match detail_type.to_ascii_lowercase().as_str() {
         "kms cmk rotation" | "kms key rotation" => Kind::KeyRotated,
         "kms imported key material expiration" => Kind::KeyMaterialExpired,
         "kms cmk deletion" | "kms key deletion" => Kind::KeyDeleted,
         _ => Kind::Unknown,
     };
-    let empty = Value::Null;
-    let detail = field(&event, &["detail"]).unwrap_or(&empty);
+    let empty = N::null();
+    let detail = field(event, &["detail"]).unwrap_or(&empty);
 
     let mut d = Draft::new(kind, Cloud::Aws);
     d.event_type = (!detail_type.is_empty()).then(|| detail_type.clone());
-    d.event_id = text(&event, &["id"]);
-    d.account = text(&event, &["account"]);
-    d.region = text(&event, &["region"]);
-    d.occurred_at = time_field(&event, &["time"]);
+    d.event_id = text(event, &["id"]);
+    d.account = text(event, &["account"]);
+    d.region = text(event, &["region"]);
+    d.occurred_at = time_field(event, &["time"]);
 
     let key_id = text(detail, &["key-id", "keyId"]);
-    let resources = field(&event, &["resources"]);
+    let resources = field(event, &["resources"]);
     d.resource = resources
-        .and_then(|r| r.as_array())
+        .and_then(N::items)
         .and_then(|r| {
             r.iter()
-                .find_map(|x| x.as_str().filter(|s| s.contains(":kms:")))
+                .find_map(|x| x.str_value().filter(|s| s.contains(":kms:")))
         })
         .map(str::to_string)
         .or_else(|| match (&d.region, &d.account, &key_id) {
@@ -92,7 +97,7 @@ pub(super) fn normalize(event: Value) -> Alert {
     d.fact("Key material state", text(detail, &["key-material-state"]));
     if kind == Kind::Unknown {
         d.fact("Resources", list_text(resources));
-        for (k, v) in detail.as_object().into_iter().flatten().take(12) {
+        for (k, v) in detail.entries().into_iter().flatten().take(12) {
             d.fact(k, crate::fields::scalar_text(v));
         }
     }
@@ -126,5 +131,5 @@ pub(super) fn normalize(event: Value) -> Alert {
     if let (Some(region), Some(k)) = (&d.region, &key_id) {
         d.console_url = links::aws_key(region, k);
     }
-    d.finish(event)
+    d
 }

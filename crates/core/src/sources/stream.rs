@@ -65,6 +65,9 @@ pub fn parse_piece(piece: &Piece, what: &str, options: Options) -> Result<Parsed
     match piece {
         Piece::Whole(bytes) => super::parse_with(bytes, what, options),
         Piece::Element(bytes) | Piece::Record(bytes) => {
+            if let (Piece::Element(_), Some(parsed)) = (piece, super::parse_known(bytes, options)) {
+                return Ok(parsed);
+            }
             let value = decode(bytes, what)?;
             if api_call::is_trail_record(&value) {
                 let mut w = Walker {

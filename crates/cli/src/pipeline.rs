@@ -94,7 +94,10 @@ pub fn run(sources: &[Source], settings: &Settings) -> Option<Tally> {
             let done_tx = done_tx.clone();
             scope.spawn(move || worker(&job_rx, &done_tx, settings));
         }
+        // The workers hold the only handles on both ends: once the writer stops (a closed
+        // pipe), they stop, the job queue closes and the reader's next send fails.
         drop(done_tx);
+        drop(job_rx);
         let writer = {
             let bytes = Arc::clone(&bytes);
             scope.spawn(move || write_in_order(done_rx, settings.format, &bytes))

@@ -364,3 +364,40 @@ fn large_inputs_keep_their_order_across_worker_threads() {
     );
     assert_eq!(text.matches("\n----\n\n").count(), n - 2);
 }
+
+#[test]
+fn a_closed_pipe_ends_the_run() {
+    // `kms-alerts render big.json | head`: the reader stops, whatever is still queued.
+    let dir = scratch("closed-pipe");
+    let event = std::fs::read_to_string(root().join("events/aws/kms-cmk-deletion.json")).unwrap();
+    let one_line: serde_json::Value = serde_json::from_str(&event).unwrap();
+    let file = dir.join("big.ndjson");
+    let line = format!("{one_line}\n");
+    std::fs::write(&file, line.repeat(200_000)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kms-alerts"))
+        .args(["render", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 4096];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    drop(out);
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("kms-alerts kept running after its stdout closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kms_alerts_core::{
-    parse_piece, render, Format, Kind, Options, Piece, Pieces, Severity, Skipped,
+    parse_piece, render_to, Format, Kind, Options, Piece, Pieces, Severity, Skipped,
 };
 
 use crate::input::{self, Source};
@@ -21,7 +21,7 @@ const BATCH_PIECES: usize = 512;
 /// ...or at this many bytes of pieces, so large trail records do not pile up in memory.
 const BATCH_BYTES: usize = 1 << 20;
 /// Separator between two alerts in text and Markdown output.
-const SEPARATOR: &[u8] = b"\n----\n\n";
+const SEPARATOR: &str = "\n----\n\n";
 
 /// What to render and which alerts to keep.
 pub struct Settings {
@@ -64,8 +64,8 @@ impl Tally {
 
 /// One unit of reading.
 enum Item {
-    /// A piece and how messages name it.
-    Piece(Piece, String),
+    /// A piece, its input's label and its number in that input (see [`Piece::describe`]).
+    Piece(Piece, Arc<str>, usize),
     /// An input that could not be opened or read further: the message, and whether it counts
     /// as an unreadable record.
     Failure(String, bool),
@@ -75,7 +75,7 @@ enum Item {
 /// Markdown), messages for stderr, and the counts.
 struct Done {
     seq: u64,
-    out: Vec<u8>,
+    out: String,
     messages: Vec<String>,
     tally: Tally,
 }
@@ -121,7 +121,7 @@ fn read(sources: &[Source], jobs: &SyncSender<(u64, Vec<Item>)>, bytes: &Arc<Ato
         ok
     };
     for source in sources {
-        let label = source.label();
+        let label: Arc<str> = source.label().into();
         let reader = match input::open(source, Arc::clone(bytes)) {
             Ok(r) => r,
             Err(e) => {
@@ -132,9 +132,8 @@ fn read(sources: &[Source], jobs: &SyncSender<(u64, Vec<Item>)>, bytes: &Arc<Ato
         for (n, piece) in Pieces::new(reader, &label).enumerate() {
             match piece {
                 Ok(piece) => {
-                    let what = piece.describe(&label, n);
                     batch_bytes += piece.bytes().len();
-                    batch.push(Item::Piece(piece, what));
+                    batch.push(Item::Piece(piece, Arc::clone(&label), n));
                 }
                 Err(e) => {
                     batch.push(Item::Failure(e.to_string(), true));
@@ -170,13 +169,16 @@ fn worker(jobs: &Mutex<Receiver<(u64, Vec<Item>)>>, done: &mpsc::Sender<Done>, s
 fn render_batch(seq: u64, items: Vec<Item>, s: &Settings) -> Done {
     let mut d = Done {
         seq,
-        out: Vec::with_capacity(items.len() * 1024),
+        out: String::with_capacity(items.len() * 1024),
         messages: Vec::new(),
         tally: Tally::default(),
     };
     for item in items {
         let (piece, what) = match item {
-            Item::Piece(piece, what) => (piece, what),
+            Item::Piece(piece, label, n) => {
+                let what = piece.describe(&label, n);
+                (piece, what)
+            }
             Item::Failure(message, unreadable) => {
                 d.messages.push(message);
                 d.tally.unreadable += u64::from(unreadable);
@@ -215,11 +217,11 @@ fn render_batch(seq: u64, items: Vec<Item>, s: &Settings) -> Done {
             *d.tally.by_kind.entry(alert.kind.as_str()).or_default() += 1;
             *d.tally.by_severity.entry(alert.severity).or_default() += 1;
             if s.format != Format::Json {
-                d.out.extend_from_slice(SEPARATOR);
+                d.out.push_str(SEPARATOR);
             }
-            d.out.extend_from_slice(render(&alert, s.format).as_bytes());
+            render_to(&alert, s.format, &mut d.out);
             if s.format == Format::Json {
-                d.out.push(b'\n');
+                d.out.push('\n');
             }
         }
     }
@@ -243,7 +245,7 @@ fn write_in_order(done: Receiver<Done>, format: Format, bytes: &AtomicU64) -> Op
             for m in &d.messages {
                 eprintln!("kms-alerts: {m}");
             }
-            let mut body = &d.out[..];
+            let mut body = d.out.as_bytes();
             if first && format != Format::Json && !body.is_empty() {
                 body = &body[SEPARATOR.len()..];
             }

@@ -100,7 +100,7 @@ impl Draft {
         let arn = self
             .resource
             .as_deref()
-            .filter(|r| !r.contains(['<', '$', '{']))?;
+            .filter(|r| !r.bytes().any(|b| matches!(b, b'<' | b'$' | b'{')))?;
         let (region, account, _) = arn_parts(arn)?;
         let mut reported = None;
         if let Some(r) = region.filter(|r| is_region_code(r)) {
@@ -182,11 +182,9 @@ impl Draft {
         let title = match self.title {
             Some(t) => one_line(&t, 160),
             None => match self.resource_name.as_deref().or(self.resource.as_deref()) {
-                Some(name) => format!(
-                    "{}: {}",
-                    self.kind.headline(),
-                    one_line(name, TITLE_NAME_MAX)
-                ),
+                Some(name) => {
+                    [self.kind.headline(), ": ", &one_line(name, TITLE_NAME_MAX)].concat()
+                }
                 None => self.kind.headline().to_string(),
             },
         };

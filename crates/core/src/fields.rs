@@ -22,16 +22,7 @@ pub fn field<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<&'a N> {
     }
     names
         .iter()
-        .find_map(|name| loose_get(obj.entries()?, name))
-}
-
-fn loose_get<'a, N: Node + 'a>(
-    mut entries: impl Iterator<Item = (&'a str, &'a N)>,
-    name: &str,
-) -> Option<&'a N> {
-    entries
-        .find(|(k, v)| !v.is_null_node() && loose_eq(k, name))
-        .map(|(_, v)| v)
+        .find_map(|name| obj.first_member(|k| loose_eq(k, name)))
 }
 
 fn loose_eq(a: &str, b: &str) -> bool {
@@ -267,8 +258,13 @@ pub fn arn_parts(arn: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
         "acs" => 5,
         _ => return None,
     };
-    let parts: Vec<&str> = arn.splitn(n, ':').collect();
-    if parts.len() != n || parts[n - 1].is_empty() {
+    let mut parts = [""; 6];
+    let mut count = 0;
+    for (slot, part) in parts.iter_mut().zip(arn.splitn(n, ':')) {
+        *slot = part;
+        count += 1;
+    }
+    if count != n || parts[n - 1].is_empty() {
         return None;
     }
     Some((

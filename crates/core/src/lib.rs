@@ -26,7 +26,7 @@ pub mod text;
 
 pub use alert::{from_name, Alert, Cloud, Fact, Family, Kind, Severity};
 pub use error::ParseError;
-pub use render::{render, Format};
+pub use render::{render, render_to, Format};
 pub use sources::stream::{maybe_gunzip, parse_piece, Piece, Pieces};
 pub use sources::trail_objects::{object_notices, ObjectNotice, TrailObject};
 pub use sources::{

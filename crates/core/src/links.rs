@@ -21,7 +21,10 @@ pub(crate) fn percent_encode(s: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
     out
@@ -31,58 +34,62 @@ pub(crate) fn percent_encode(s: &str) -> String {
 /// `cn-northwest-1`) open console.amazonaws.cn, GovCloud (`us-gov-*`)
 /// console.amazonaws-us-gov.com, the isolated partitions (`us-iso-*`, `eu-isoe-*`) have no
 /// public console.
-fn aws_console(region: &str) -> Option<String> {
+fn aws_console<'r>(region: &'r str) -> Option<[&'r str; 3]> {
     if !is_region(region) || region.contains("-iso") {
         return None;
     }
     Some(if region.starts_with("cn-") {
-        "https://console.amazonaws.cn".to_string()
+        ["https://console.amazonaws.cn", "", ""]
     } else if region.starts_with("us-gov-") {
-        "https://console.amazonaws-us-gov.com".to_string()
+        ["https://console.amazonaws-us-gov.com", "", ""]
     } else {
-        format!("https://{region}.console.aws.amazon.com")
+        ["https://", region, ".console.aws.amazon.com"]
     })
 }
 
 /// The AWS KMS console page of a key (`1234abcd-...` or `mrk-...`).
 pub fn aws_key(region: &str, key_id: &str) -> Option<String> {
-    let origin = aws_console(region).filter(|_| is_plain_id(key_id))?;
-    Some(format!(
-        "{origin}/kms/home?region={region}#/kms/keys/{key_id}"
-    ))
+    let [a, b, c] = aws_console(region).filter(|_| is_plain_id(key_id))?;
+    Some([a, b, c, "/kms/home?region=", region, "#/kms/keys/", key_id].concat())
 }
 
 /// The CloudTrail event history page of one event.
 pub fn aws_cloudtrail_event(region: &str, event_id: &str) -> Option<String> {
-    let origin = aws_console(region).filter(|_| is_plain_id(event_id))?;
-    Some(format!(
-        "{origin}/cloudtrail/home?region={region}#/events/{event_id}"
-    ))
+    let [a, b, c] = aws_console(region).filter(|_| is_plain_id(event_id))?;
+    Some(
+        [
+            a,
+            b,
+            c,
+            "/cloudtrail/home?region=",
+            region,
+            "#/events/",
+            event_id,
+        ]
+        .concat(),
+    )
 }
+
+/// The Alibaba Cloud KMS console.
+const CONSOLE: &str = "https://kms.console.aliyun.com/";
 
 /// The Alibaba Cloud KMS console page of a key. Masked ids (`0d603b4a-****71be`) get no link.
 pub fn alibaba_key(region: &str, key_id: &str) -> Option<String> {
     (is_region(region) && is_plain_id(key_id))
-        .then(|| format!("https://kms.console.aliyun.com/{region}/key/detail/{key_id}"))
+        .then(|| [CONSOLE, region, "/key/detail/", key_id].concat())
 }
 
 /// The Alibaba Cloud KMS console page of a secret. Only names in KMS's own character set
 /// (`A-Za-z0-9/_+=.@-`) are linked; `/` is percent-encoded.
 pub fn alibaba_secret(region: &str, name: &str) -> Option<String> {
     let valid = |b: u8| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b);
-    (is_region(region) && !name.is_empty() && name.len() <= 192 && name.bytes().all(valid)).then(
-        || {
-            format!(
-                "https://kms.console.aliyun.com/{region}/secret/detail/{}",
-                percent_encode(name)
-            )
-        },
-    )
+    (is_region(region) && !name.is_empty() && name.len() <= 192 && name.bytes().all(valid))
+        .then(|| [CONSOLE, region, "/secret/detail/", &percent_encode(name)].concat())
 }
 
 /// The Alibaba Cloud KMS console for a region (instances, application access points).
 pub fn alibaba_region(region: &str) -> Option<String> {
-    is_region(region).then(|| format!("https://kms.console.aliyun.com/{region}/"))
+    is_region(region).then(|| [CONSOLE, region, "/"].concat())
 }
 
 /// The CloudMonitor alarm history, for metric alarms.

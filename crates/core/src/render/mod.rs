@@ -36,10 +36,17 @@ impl std::str::FromStr for Format {
 
 /// Renders one alert in `format`. JSON is one line; text and Markdown end with a newline.
 pub fn render(alert: &Alert, format: Format) -> String {
+    let mut out = String::new();
+    render_to(alert, format, &mut out);
+    out
+}
+
+/// [`render`], appended to `out` (a buffer reused across alerts).
+pub fn render_to(alert: &Alert, format: Format, out: &mut String) {
     match format {
-        Format::Text => text(alert),
-        Format::Markdown => markdown(alert),
-        Format::Json => json_line(alert),
+        Format::Text => text::text_to(alert, out),
+        Format::Markdown => out.push_str(&markdown(alert)),
+        Format::Json => out.push_str(&json_line(alert)),
     }
 }
 

@@ -42,6 +42,12 @@ pub fn subject(alert: &Alert) -> String {
 /// The alert as plain text: headline, summary, aligned facts, console link.
 pub fn text(alert: &Alert) -> String {
     let mut out = String::with_capacity(1024);
+    text_to(alert, &mut out);
+    out
+}
+
+/// [`text`], appended to `out`.
+pub(super) fn text_to(alert: &Alert, out: &mut String) {
     out.push('[');
     out.push_str(alert.severity.upper());
     out.push_str("] ");
@@ -82,5 +88,4 @@ pub fn text(alert: &Alert) -> String {
         out.push_str(url);
         out.push('\n');
     }
-    out
 }

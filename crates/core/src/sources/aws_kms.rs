@@ -26,18 +26,22 @@ pub(super) fn is_kms_event<N: Node>(v: &N) -> bool {
 /// What a key lifecycle event means and what to do, for the kinds AWS KMS itself reports
 /// (the EventBridge events and the same occurrences as CloudTrail service events).
 pub(super) fn lifecycle_summary(kind: Kind, key: &str) -> Option<String> {
-    Some(match kind {
-        Kind::KeyRotated => format!(
-            "AWS KMS rotated the key material of key {key}. No action is needed; new encryptions use the new material and old ciphertexts still decrypt."
-        ),
-        Kind::KeyMaterialExpired => format!(
-            "The imported key material of key {key} expired and AWS KMS deleted it. The key cannot be used until you reimport the same key material."
-        ),
-        Kind::KeyDeleted => format!(
-            "AWS KMS deleted key {key} after its waiting period. Data encrypted under it can no longer be decrypted."
-        ),
+    let [before, after] = match kind {
+        Kind::KeyRotated => [
+            "AWS KMS rotated the key material of key ",
+            ". No action is needed; new encryptions use the new material and old ciphertexts still decrypt.",
+        ],
+        Kind::KeyMaterialExpired => [
+            "The imported key material of key ",
+            " expired and AWS KMS deleted it. The key cannot be used until you reimport the same key material.",
+        ],
+        Kind::KeyDeleted => [
+            "AWS KMS deleted key ",
+            " after its waiting period. Data encrypted under it can no longer be decrypted.",
+        ],
         _ => return None,
-    })
+    };
+    Some([before, key, after].concat())
 }
 
 pub(super) fn normalize(event: Value) -> Alert {
@@ -47,11 +51,15 @@ pub(super) fn normalize(event: Value) -> Alert {
 /// The alert an EventBridge KMS event becomes, before its raw event is attached.
 pub(super) fn draft<N: Node>(event: &N) -> Draft {
     let detail_type = text(event, &["detail-type"]).unwrap_or_default();
-    let kind = match detail_type.to_ascii_lowercase().as_str() {
-        "kms cmk rotation" | "kms key rotation" => Kind::KeyRotated,
-        "kms imported key material expiration" => Kind::KeyMaterialExpired,
-        "kms cmk deletion" | "kms key deletion" => Kind::KeyDeleted,
-        _ => Kind::Unknown,
+    let is = |names: &[&str]| names.iter().any(|n| detail_type.eq_ignore_ascii_case(n));
+    let kind = if is(&["kms cmk rotation", "kms key rotation"]) {
+        Kind::KeyRotated
+    } else if is(&["kms imported key material expiration"]) {
+        Kind::KeyMaterialExpired
+    } else if is(&["kms cmk deletion", "kms key deletion"]) {
+        Kind::KeyDeleted
+    } else {
+        Kind::Unknown
     };
     let empty = N::null();
     let detail = field(event, &["detail"]).unwrap_or(&empty);

@@ -3,10 +3,12 @@
 //! input. The normalizers that know the common shapes are written once, over `Node`; the bulk
 //! path reads events into a `Doc` and builds a `Value` only when the alert must carry it.
 //!
-//! A `Doc` object keeps its members in the order a `serde_json::Map` of this build would
-//! (sorted by key, or in document order under serde_json's `preserve_order`), and a repeated key
-//! keeps its last value as the map does, so a lookup, an iteration and a conversion to `Value`
-//! give the same answer on both.
+//! A `Doc` object keeps its members in document order, a repeated key at its first place with
+//! its last value (as `serde_json::Map` does under `preserve_order`), and presents them in the
+//! order this build's `serde_json::Map` would (sorted by key without `preserve_order`), so a
+//! lookup, an iteration and a conversion to `Value` give the same answer on both.
+
+mod fast;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -40,6 +42,9 @@ pub trait Node: Clone + Sized {
     fn member(&self, key: &str) -> Option<&Self>;
     /// The members of an object; `None` for anything else.
     fn entries(&self) -> Option<Self::Entries<'_>>;
+    /// The first member, in the order of [`Node::entries`], whose key passes `matches` and
+    /// whose value is not `null`.
+    fn first_member(&self, matches: impl Fn(&str) -> bool) -> Option<&Self>;
     /// A string that holds a JSON object, read as a node (some deliveries stringify `content`).
     fn parse_object(s: &str) -> Option<Self>;
 
@@ -104,6 +109,13 @@ impl Node for Value {
         Some(self.as_object()?.iter().map(entry))
     }
 
+    fn first_member(&self, matches: impl Fn(&str) -> bool) -> Option<&Self> {
+        self.as_object()?
+            .iter()
+            .find(|(k, v)| !v.is_null() && matches(k))
+            .map(|(_, v)| v)
+    }
+
     fn parse_object(s: &str) -> Option<Self> {
         serde_json::from_str::<Value>(s)
             .ok()
@@ -124,9 +136,13 @@ pub enum Doc<'a> {
 }
 
 impl<'a> Doc<'a> {
-    /// Reads `input` as one JSON value, borrowing its unescaped strings.
+    /// Reads `input` as one JSON value, borrowing its unescaped strings: exactly what
+    /// `serde_json` reads (or its error), mostly without going through it.
     pub fn parse(input: &'a [u8]) -> Result<Doc<'a>, serde_json::Error> {
-        serde_json::from_slice(input)
+        match fast::read(input) {
+            Some(doc) => Ok(doc),
+            None => serde_json::from_slice(input),
+        }
     }
 
     /// The same value, owning all its strings.
@@ -165,18 +181,9 @@ impl<'a> Doc<'a> {
     }
 }
 
-type DocEntry<'n, 'a> = &'n (Cow<'a, str>, Doc<'a>);
-
-fn doc_entry<'n, 'a>((k, v): DocEntry<'n, 'a>) -> (&'n str, &'n Doc<'a>) {
-    (k.as_ref(), v)
-}
-
 impl<'a> Node for Doc<'a> {
     type Entries<'n>
-        = std::iter::Map<
-        std::slice::Iter<'n, (Cow<'a, str>, Doc<'a>)>,
-        fn(DocEntry<'n, 'a>) -> (&'n str, &'n Doc<'a>),
-    >
+        = std::vec::IntoIter<(&'n str, &'n Doc<'a>)>
     where
         Self: 'n;
 
@@ -203,11 +210,30 @@ impl<'a> Node for Doc<'a> {
     }
 
     fn entries(&self) -> Option<Self::Entries<'_>> {
-        let entry: for<'n> fn(DocEntry<'n, 'a>) -> (&'n str, &'n Doc<'a>) = doc_entry;
-        match self {
-            Doc::Object(members) => Some(members.iter().map(entry)),
-            _ => None,
+        let Doc::Object(members) = self else {
+            return None;
+        };
+        let mut entries: Vec<(&str, &Doc<'a>)> =
+            members.iter().map(|(k, v)| (k.as_ref(), v)).collect();
+        if map_is_sorted() {
+            entries.sort_by(|a, b| a.0.cmp(b.0));
         }
+        Some(entries.into_iter())
+    }
+
+    fn first_member(&self, matches: impl Fn(&str) -> bool) -> Option<&Self> {
+        let Doc::Object(members) = self else {
+            return None;
+        };
+        let mut found = members
+            .iter()
+            .filter(|(k, v)| !v.is_null_node() && matches(k));
+        let first = found.next()?;
+        if !map_is_sorted() {
+            return Some(&first.1);
+        }
+        // Keys are unique: the smallest match is the first the sorted map would show.
+        Some(&found.fold(first, |a, b| if b.0 < a.0 { b } else { a }).1)
     }
 
     fn parse_object(s: &str) -> Option<Self> {
@@ -230,21 +256,14 @@ fn map_is_sorted() -> bool {
     })
 }
 
-/// Puts an object's members in `serde_json::Map` order, a repeated key holding its last value
-/// (at its first position when the map keeps document order).
-fn map_order(members: &mut Vec<(Cow<'_, str>, Doc<'_>)>, sorted: bool) {
-    if sorted {
-        // Stable: of equal keys, the last read is last; keep it.
-        members.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut i = 1;
-        while i < members.len() {
-            if members[i].0 == members[i - 1].0 {
-                members.remove(i - 1);
-            } else {
-                i += 1;
-            }
+/// Keeps one member per key, at its first place with its last value, as `serde_json::Map`
+/// keeps a repeated key.
+fn dedup_members(members: &mut Vec<(Cow<'_, str>, Doc<'_>)>) {
+    if members.len() > 32 {
+        let mut seen = std::collections::HashSet::with_capacity(members.len());
+        if members.iter().all(|(k, _)| seen.insert(k.clone())) {
+            return;
         }
-        return;
     }
     let mut i = 1;
     while i < members.len() {
@@ -348,7 +367,7 @@ impl<'de> Visitor<'de> for DocVisitor {
             let value = map.next_value_seed(DocVisitor)?;
             members.push((key, value));
         }
-        map_order(&mut members, map_is_sorted());
+        dedup_members(&mut members);
         Ok(Doc::Object(members))
     }
 }
@@ -396,27 +415,41 @@ mod tests {
     }
 
     #[test]
-    fn members_in_either_map_order() {
-        // Whichever order this build's map keeps, both are right: sorted like a BTreeMap, or in
-        // document order with a repeated key at its first place, as IndexMap does.
-        let members = || {
-            ["k", "b", "k", "a", "b", "k"]
-                .iter()
-                .enumerate()
-                .map(|(i, k)| (Cow::Borrowed(*k), Doc::Number(i.into())))
+    fn a_repeated_key_keeps_its_first_place_and_last_value() {
+        let mut members = ["k", "b", "k", "a", "b", "k"]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (Cow::Borrowed(*k), Doc::Number(i.into())))
+            .collect::<Vec<_>>();
+        dedup_members(&mut members);
+        let show: Vec<String> = members
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.to_value()))
+            .collect();
+        assert_eq!(show, ["k=5", "b=4", "a=3"]);
+        // The same past the small-object path.
+        let many = format!(
+            "{{{}, \"k0\": \"last\"}}",
+            (0..40)
+                .map(|i| format!("\"k{i}\": {i}"))
                 .collect::<Vec<_>>()
-        };
-        let show = |m: &[(Cow<str>, Doc)]| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.to_value()))
-                .collect::<Vec<_>>()
-        };
-        let mut sorted = members();
-        map_order(&mut sorted, true);
-        assert_eq!(show(&sorted), ["a=3", "b=4", "k=5"]);
-        let mut document = members();
-        map_order(&mut document, false);
-        assert_eq!(show(&document), ["k=5", "b=4", "a=3"]);
+                .join(", ")
+        );
+        same(&many);
+        let doc = Doc::parse(many.as_bytes()).unwrap();
+        assert_eq!(doc.member("k0").and_then(Node::str_value), Some("last"));
+    }
+
+    #[test]
+    fn loose_matches_follow_map_order() {
+        let input = r#"{"Key_Id": 1, "keyid": 2, "KEYID": 3, "other": null, "key-id": null}"#;
+        let doc = Doc::parse(input.as_bytes()).unwrap();
+        let value: Value = serde_json::from_str(input).unwrap();
+        let loose = |k: &str| k.replace(['-', '_'], "").eq_ignore_ascii_case("keyid");
+        assert_eq!(
+            doc.first_member(loose).map(Doc::to_value),
+            value.first_member(loose).cloned()
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub(crate) fn percent_encode(s: &str) -> String {
 /// `cn-northwest-1`) open console.amazonaws.cn, GovCloud (`us-gov-*`)
 /// console.amazonaws-us-gov.com, the isolated partitions (`us-iso-*`, `eu-isoe-*`) have no
 /// public console.
-fn aws_console<'r>(region: &'r str) -> Option<[&'r str; 3]> {
+fn aws_console(region: &str) -> Option<[&str; 3]> {
     if !is_region(region) || region.contains("-iso") {
         return None;
     }

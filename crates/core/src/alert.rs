@@ -195,12 +195,19 @@ impl Severity {
 
     /// Maps a source level (`CRITICAL`, `WARN`, `INFO`, `warning`, `P1`, ...) to a severity.
     pub fn from_level(level: &str) -> Option<Severity> {
-        match level.trim().to_ascii_uppercase().as_str() {
-            "CRITICAL" | "CRIT" | "FATAL" | "ERROR" | "P1" | "P2" => Some(Severity::Critical),
-            "WARN" | "WARNING" | "P3" => Some(Severity::Warning),
-            "INFO" | "NOTICE" | "OK" | "P4" | "P5" => Some(Severity::Info),
-            _ => None,
-        }
+        const LEVELS: [(&[&str], Severity); 3] = [
+            (
+                &["CRITICAL", "CRIT", "FATAL", "ERROR", "P1", "P2"],
+                Severity::Critical,
+            ),
+            (&["WARN", "WARNING", "P3"], Severity::Warning),
+            (&["INFO", "NOTICE", "OK", "P4", "P5"], Severity::Info),
+        ];
+        let level = level.trim();
+        LEVELS
+            .iter()
+            .find(|(names, _)| names.iter().any(|n| level.eq_ignore_ascii_case(n)))
+            .map(|(_, s)| *s)
     }
 }
 

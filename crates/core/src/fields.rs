@@ -101,7 +101,35 @@ pub fn time<N: Node>(v: &N) -> Option<String> {
         NodeRef::Str(s) => parse_time_str(s.trim()),
         _ => None,
     }?;
-    Some(dt.to_rfc3339_opts(SecondsFormat::Secs, true))
+    Some(rfc3339_secs(dt))
+}
+
+/// `2025-01-01T00:00:00Z`, as chrono writes it with seconds and `Z`, without its format
+/// machinery for the years 0 to 9999.
+fn rfc3339_secs(dt: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    let Ok(year) = u32::try_from(dt.year()) else {
+        return dt.to_rfc3339_opts(SecondsFormat::Secs, true);
+    };
+    if year > 9999 || dt.nanosecond() >= 1_000_000_000 {
+        // Out of four digits, or a leap second: chrono's own form.
+        return dt.to_rfc3339_opts(SecondsFormat::Secs, true);
+    }
+    let mut b = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, n: u32, width: usize| {
+        let mut n = n;
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, dt.month(), 2);
+    put(8, dt.day(), 2);
+    put(11, dt.hour(), 2);
+    put(14, dt.minute(), 2);
+    put(17, dt.second(), 2);
+    String::from_utf8_lossy(&b).into_owned()
 }
 
 /// The first of `names` in `obj` that parses as a time (see [`time`]).
@@ -308,6 +336,13 @@ mod tests {
     use serde_json::json;
 
     proptest! {
+        /// Times are written exactly as chrono writes them.
+        #[test]
+        fn times_are_written_like_chrono(ms in -70_000_000_000_000i64..260_000_000_000_000i64) {
+            let dt = Utc.timestamp_millis_opt(ms).single().unwrap();
+            prop_assert_eq!(rfc3339_secs(dt), dt.to_rfc3339_opts(SecondsFormat::Secs, true));
+        }
+
         /// The fast reader of the two common forms agrees with chrono wherever it answers, and
         /// answers for every valid time in those forms.
         #[test]

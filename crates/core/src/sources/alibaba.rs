@@ -80,25 +80,32 @@ fn kind_of<N: Node>(name: &str, content: &N) -> Kind {
             _ => scheduled,
         }
     };
-    let lower = name.to_ascii_lowercase();
-    match lower.as_str() {
-        "instance:qps:reminder" => Kind::QpsNearQuota,
-        "key:deletekey:scheduledeletion" | "key:deletekey:actualdeletion" => {
-            deletion(Kind::KeyDeletionScheduled, Kind::KeyDeleted)
-        }
-        "secret:deletesecret:scheduledeletion" | "secret:deletesecret:actualdeletion" => {
-            deletion(Kind::SecretDeletionScheduled, Kind::SecretDeleted)
-        }
-        "secret:rotatesecret:failure" => Kind::SecretRotationFailed,
-        "secret:rotatesecret:success" => Kind::SecretRotationSucceeded,
-        "instance:keysync:failure" => Kind::KeySyncFailed,
-        "instance:keysync:success" => Kind::KeySyncSucceeded,
-        "instance:clientkey:expirereminder" => Kind::ClientKeyExpiring,
-        _ => match text(content, &["syncStatus"]).as_deref() {
+    let is = |names: &[&str]| names.iter().any(|n| name.eq_ignore_ascii_case(n));
+    if is(&["instance:qps:reminder"]) {
+        Kind::QpsNearQuota
+    } else if is(&["key:deletekey:scheduledeletion", "key:deletekey:actualdeletion"]) {
+        deletion(Kind::KeyDeletionScheduled, Kind::KeyDeleted)
+    } else if is(&[
+        "secret:deletesecret:scheduledeletion",
+        "secret:deletesecret:actualdeletion",
+    ]) {
+        deletion(Kind::SecretDeletionScheduled, Kind::SecretDeleted)
+    } else if is(&["secret:rotatesecret:failure"]) {
+        Kind::SecretRotationFailed
+    } else if is(&["secret:rotatesecret:success"]) {
+        Kind::SecretRotationSucceeded
+    } else if is(&["instance:keysync:failure"]) {
+        Kind::KeySyncFailed
+    } else if is(&["instance:keysync:success"]) {
+        Kind::KeySyncSucceeded
+    } else if is(&["instance:clientkey:expirereminder"]) {
+        Kind::ClientKeyExpiring
+    } else {
+        match text(content, &["syncStatus"]).as_deref() {
             Some("SyncFailure") => Kind::KeySyncFailed,
             Some("SyncSuccess") => Kind::KeySyncSucceeded,
             _ => Kind::Unknown,
-        },
+        }
     }
 }
 

@@ -351,7 +351,7 @@ impl Scan {
                     continue;
                 }
                 // Jump to the next quote or backslash: most bytes are string contents.
-                match memchr::memchr2(b'"', b'\\', &buf[used..]) {
+                match quote_or_backslash(&buf[used..]) {
                     None => return (buf.len(), false),
                     Some(i) => {
                         used += i + 1;
@@ -366,6 +366,13 @@ impl Scan {
                     }
                 }
                 continue;
+            }
+            if self.depth > 0 {
+                // Inside a value only strings and brackets matter: skip `: `, `, `, numbers.
+                match buf[used..].iter().position(|&c| STRUCTURAL[usize::from(c)]) {
+                    Some(i) => used += i,
+                    None => return (buf.len(), false),
+                }
             }
             match buf[used] {
                 b'"' => self.in_string = true,
@@ -404,6 +411,40 @@ impl Scan {
     }
 }
 
+/// The bytes that matter inside a value, outside its strings.
+const STRUCTURAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
+
+/// The first `"` or `\\` in `b`, eight bytes at a time: JSON strings are mostly short, where
+/// a vectorized search costs more to set up than it saves.
+fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Nonzero where `x` has a zero byte; the lowest set bit marks the first one.
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    for (n, chunk) in chunks.by_ref().enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let hits = zero_byte(x ^ (ONES * u64::from(b'"'))) | zero_byte(x ^ (ONES * u64::from(b'\\')));
+        if hits != 0 {
+            return Some(n * 8 + (hits.trailing_zeros() / 8) as usize);
+        }
+    }
+    let rest = chunks.remainder();
+    rest.iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|i| b.len() - rest.len() + i)
+}
+
 impl<R: BufRead> Iterator for Pieces<R> {
     type Item = Result<Piece, ParseError>;
 
@@ -432,6 +473,17 @@ mod tests {
 
     fn whole(s: &str) -> Piece {
         Piece::Whole(s.as_bytes().to_vec())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quote_search_finds_the_first(b in proptest::collection::vec(
+            proptest::sample::select(vec![b'a', b'"', b'\\', 0x80, 0xA2, 0xDC, 0x21, 0x23, 0x5B, 0x5D]),
+            0..40,
+        )) {
+            let want = b.iter().position(|&c| c == b'"' || c == b'\\');
+            proptest::prop_assert_eq!(quote_or_backslash(&b), want);
+        }
     }
 
     #[test]

@@ -174,11 +174,8 @@ fn render_batch(seq: u64, items: Vec<Item>, s: &Settings) -> Done {
         tally: Tally::default(),
     };
     for item in items {
-        let (piece, what) = match item {
-            Item::Piece(piece, label, n) => {
-                let what = piece.describe(&label, n);
-                (piece, what)
-            }
+        let (piece, label, n) = match item {
+            Item::Piece(piece, label, n) => (piece, label, n),
             Item::Failure(message, unreadable) => {
                 d.messages.push(message);
                 d.tally.unreadable += u64::from(unreadable);
@@ -186,9 +183,15 @@ fn render_batch(seq: u64, items: Vec<Item>, s: &Settings) -> Done {
                 continue;
             }
         };
-        let parsed = match parse_piece(&piece, &what, s.options) {
+        // The piece's name is only for messages: made when one is needed.
+        let what = || piece.describe(&label, n);
+        let parsed = match parse_piece(&piece, "", s.options) {
             Ok(p) => p,
-            Err(e) => {
+            Err(unnamed) => {
+                // Read again to name the piece in the message: errors are rare, reading is pure.
+                let e = parse_piece(&piece, &what(), s.options)
+                    .err()
+                    .unwrap_or(unnamed);
                 d.messages.push(e.to_string());
                 d.tally.unreadable += 1;
                 d.tally.failed = true;
@@ -201,7 +204,7 @@ fn render_batch(seq: u64, items: Vec<Item>, s: &Settings) -> Done {
             let alert = match record.result {
                 Ok(a) => a,
                 Err(e) => {
-                    d.messages.push(format!("{what}: {e}"));
+                    d.messages.push(format!("{}: {e}", what()));
                     d.tally.unreadable += 1;
                     d.tally.failed = true;
                     continue;

@@ -108,12 +108,13 @@ pub fn time<N: Node>(v: &N) -> Option<String> {
 /// machinery for the years 0 to 9999.
 fn rfc3339_secs(dt: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
+    let dt = dt.naive_utc();
     let Ok(year) = u32::try_from(dt.year()) else {
-        return dt.to_rfc3339_opts(SecondsFormat::Secs, true);
+        return dt.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true);
     };
     if year > 9999 || dt.nanosecond() >= 1_000_000_000 {
         // Out of four digits, or a leap second: chrono's own form.
-        return dt.to_rfc3339_opts(SecondsFormat::Secs, true);
+        return dt.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true);
     }
     let mut b = *b"0000-00-00T00:00:00Z";
     let mut put = |at: usize, n: u32, width: usize| {
@@ -281,18 +282,29 @@ fn parse_common_time(b: &[u8]) -> Option<DateTime<Utc>> {
 /// Splits an ARN (`arn:aws:kms:us-west-2:1111:key/abc` or `acs:kms:cn-hangzhou:1192:key/abc`)
 /// into (region, account, resource) where present.
 pub fn arn_parts(arn: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
-    let n = match arn.split(':').next()? {
-        "arn" => 6,
-        "acs" => 5,
-        _ => return None,
+    let n = if arn.starts_with("arn:") {
+        6
+    } else if arn.starts_with("acs:") {
+        5
+    } else {
+        return None;
     };
+    // The first n - 1 colons split the parts; the last part keeps any further colons.
     let mut parts = [""; 6];
+    let mut start = 0;
     let mut count = 0;
-    for (slot, part) in parts.iter_mut().zip(arn.splitn(n, ':')) {
-        *slot = part;
-        count += 1;
+    for (i, b) in arn.bytes().enumerate() {
+        if b == b':' && count < n - 1 {
+            parts[count] = &arn[start..i];
+            count += 1;
+            start = i + 1;
+        }
     }
-    if count != n || parts[n - 1].is_empty() {
+    if count != n - 1 {
+        return None;
+    }
+    parts[n - 1] = &arn[start..];
+    if parts[n - 1].is_empty() {
         return None;
     }
     Some((
@@ -306,17 +318,21 @@ pub fn arn_parts(arn: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
 /// lower-case words joined by `-`, the first all letters. Display names (`US (Virginia)`),
 /// placeholders (`$regionId`, `EXAMPLE`) and masked values are not.
 pub fn is_region_code(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let first = parts.next().unwrap_or("");
-    s.len() <= 32
-        && first.len() >= 2
-        && first.bytes().all(|b| b.is_ascii_lowercase())
-        && s.contains('-')
-        && parts.all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
+    let b = s.as_bytes();
+    let first = b.iter().take_while(|c| c.is_ascii_lowercase()).count();
+    if b.len() > 32 || first < 2 || b.get(first) != Some(&b'-') {
+        return false;
+    }
+    // Then words of lower-case letters and digits, each after one `-`.
+    let mut after_dash = true;
+    for &c in &b[first + 1..] {
+        match c {
+            b'-' if !after_dash => after_dash = true,
+            b'a'..=b'z' | b'0'..=b'9' => after_dash = false,
+            _ => return false,
+        }
+    }
+    !after_dash
 }
 
 /// An account id as both clouds write them: digits only (AWS 12, Alibaba Cloud 16). Masked
@@ -336,6 +352,34 @@ mod tests {
     use serde_json::json;
 
     proptest! {
+        /// The byte-wise readers of ARNs and region codes agree with the plain definitions.
+        #[test]
+        fn arn_and_region_readers_match_their_definitions(s in "(arn:|acs:)?[a-z0-9:/*-]{0,30}|[a-zA-Z0-9-]{0,12}") {
+            let region = |s: &str| {
+                let mut parts = s.split('-');
+                let first = parts.next().unwrap_or("");
+                s.len() <= 32
+                    && first.len() >= 2
+                    && first.bytes().all(|b| b.is_ascii_lowercase())
+                    && s.contains('-')
+                    && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+            };
+            prop_assert_eq!(is_region_code(&s), region(&s), "{}", s);
+            fn arn(arn: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
+                let n = match arn.split(':').next()? {
+                    "arn" => 6,
+                    "acs" => 5,
+                    _ => return None,
+                };
+                let parts: Vec<&str> = arn.splitn(n, ':').collect();
+                if parts.len() != n || parts[n - 1].is_empty() {
+                    return None;
+                }
+                Some((non_empty(parts[n - 3]), non_empty(parts[n - 2]), parts[n - 1]))
+            }
+            prop_assert_eq!(arn_parts(&s), arn(&s), "{}", s);
+        }
+
         /// Times are written exactly as chrono writes them.
         #[test]
         fn times_are_written_like_chrono(ms in -70_000_000_000_000i64..260_000_000_000_000i64) {

@@ -1,4 +1,4 @@
-//! A strict JSON reader for [`Doc`]: strings are found with `memchr` and borrowed from the
+//! A strict JSON reader for [`Doc`]: string ends are found eight bytes at a time, strings borrowed from the
 //! input, objects and arrays are built directly. It gives up (`None`) on anything it does not
 //! handle itself (surrogate escapes, negative or fractional numbers, deep nesting, any error),
 //! and the caller then asks `serde_json`, so every input reads exactly as `serde_json` reads it.
@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use serde_json::Number;
 
 use super::Doc;
+use crate::sources::stream::quote_or_backslash;
 
 /// Deeper than this, leave it to serde_json (which stops at 128).
 const MAX_DEPTH: usize = 100;
@@ -92,7 +93,7 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         // At the opening quote.
         let start = self.i + 1;
-        let end = start + memchr::memchr2(b'"', b'\\', &self.b[start..])?;
+        let end = start + quote_or_backslash(&self.b[start..])?;
         if self.b[end] == b'"' {
             let raw = &self.s[start..end];
             if raw.bytes().any(|c| c < 0x20) {
@@ -104,7 +105,7 @@ impl<'a> Reader<'a> {
         let mut out = String::with_capacity(end - start + 16);
         let mut i = start;
         loop {
-            let stop = i + memchr::memchr2(b'"', b'\\', &self.b[i..])?;
+            let stop = i + quote_or_backslash(&self.b[i..])?;
             let part = &self.s[i..stop];
             if part.bytes().any(|c| c < 0x20) {
                 return None;

@@ -204,7 +204,15 @@ impl<'a> Node for Doc<'a> {
 
     fn member(&self, key: &str) -> Option<&Self> {
         match self {
-            Doc::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            // Lengths and first bytes tell most keys apart before a full comparison.
+            Doc::Object(members) => members
+                .iter()
+                .find(|(k, _)| {
+                    k.len() == key.len()
+                        && k.as_bytes().first() == key.as_bytes().first()
+                        && k == key
+                })
+                .map(|(_, v)| v),
             _ => None,
         }
     }

@@ -83,7 +83,10 @@ fn kind_of<N: Node>(name: &str, content: &N) -> Kind {
     let is = |names: &[&str]| names.iter().any(|n| name.eq_ignore_ascii_case(n));
     if is(&["instance:qps:reminder"]) {
         Kind::QpsNearQuota
-    } else if is(&["key:deletekey:scheduledeletion", "key:deletekey:actualdeletion"]) {
+    } else if is(&[
+        "key:deletekey:scheduledeletion",
+        "key:deletekey:actualdeletion",
+    ]) {
         deletion(Kind::KeyDeletionScheduled, Kind::KeyDeleted)
     } else if is(&[
         "secret:deletesecret:scheduledeletion",
@@ -357,7 +360,7 @@ fn on(t: &Option<String>) -> String {
 
 fn join_type(t: Option<String>, sub: Option<String>) -> Option<String> {
     match (t, sub) {
-        (Some(t), Some(s)) => Some(format!("{t} ({s})")),
+        (Some(t), Some(s)) => Some([t.as_str(), " (", &s, ")"].concat()),
         (t, s) => t.or(s),
     }
 }

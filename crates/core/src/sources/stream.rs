@@ -424,7 +424,7 @@ const STRUCTURAL: [bool; 256] = {
 
 /// The first `"` or `\\` in `b`, eight bytes at a time: JSON strings are mostly short, where
 /// a vectorized search costs more to set up than it saves.
-fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+pub(crate) fn quote_or_backslash(b: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Nonzero where `x` has a zero byte; the lowest set bit marks the first one.
@@ -434,7 +434,8 @@ fn quote_or_backslash(b: &[u8]) -> Option<usize> {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let x = u64::from_le_bytes(word);
-        let hits = zero_byte(x ^ (ONES * u64::from(b'"'))) | zero_byte(x ^ (ONES * u64::from(b'\\')));
+        let hits =
+            zero_byte(x ^ (ONES * u64::from(b'"'))) | zero_byte(x ^ (ONES * u64::from(b'\\')));
         if hits != 0 {
             return Some(n * 8 + (hits.trailing_zeros() / 8) as usize);
         }

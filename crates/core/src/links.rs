@@ -35,7 +35,7 @@ pub(crate) fn percent_encode(s: &str) -> String {
 /// console.amazonaws-us-gov.com, the isolated partitions (`us-iso-*`, `eu-isoe-*`) have no
 /// public console.
 fn aws_console(region: &str) -> Option<[&str; 3]> {
-    if !is_region(region) || region.contains("-iso") {
+    if !is_region(region) || crate::text::has_part(region, "-iso") {
         return None;
     }
     Some(if region.starts_with("cn-") {

@@ -6,6 +6,14 @@ fn is_invisible_control(c: char) -> bool {
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
+/// `s` contains `part`: a plain window search, quicker than the general one for the short
+/// strings and patterns of an alert.
+pub(crate) fn has_part(s: &str, part: &str) -> bool {
+    s.as_bytes()
+        .windows(part.len())
+        .any(|w| w[0] == part.as_bytes()[0] && w == part.as_bytes())
+}
+
 /// Collapses `s` to one line: control and bidi characters become spaces, runs of spaces
 /// collapse, and the result is cut at `max` characters with `…`.
 pub fn one_line(s: &str, max: usize) -> String {
@@ -15,7 +23,7 @@ pub fn one_line(s: &str, max: usize) -> String {
         && b.first() != Some(&b' ')
         && b.last() != Some(&b' ')
         && b.iter().all(|c| (b' '..=b'~').contains(c))
-        && !s.contains("  ")
+        && !has_part(s, "  ")
     {
         return s.to_string();
     }

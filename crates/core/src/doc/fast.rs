@@ -8,7 +8,32 @@ use std::borrow::Cow;
 use serde_json::Number;
 
 use super::Doc;
-use crate::sources::stream::quote_or_backslash;
+
+
+/// Where a string's plain run ends: the first `"`, `\\` or control character (which JSON
+/// does not allow raw), found eight bytes at a time.
+fn string_stop(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Nonzero where a byte of `x` is below `n` (for n <= 128); the lowest set bit is exact.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    for (n, chunk) in chunks.by_ref().enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let hits = below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1)
+            | below(x, 0x20);
+        if hits != 0 {
+            return Some(n * 8 + (hits.trailing_zeros() / 8) as usize);
+        }
+    }
+    let rest = chunks.remainder();
+    rest.iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|i| b.len() - rest.len() + i)
+}
 
 /// Deeper than this, leave it to serde_json (which stops at 128).
 const MAX_DEPTH: usize = 100;
@@ -93,27 +118,24 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         // At the opening quote.
         let start = self.i + 1;
-        let end = start + quote_or_backslash(&self.b[start..])?;
+        let end = start + string_stop(&self.b[start..])?;
         if self.b[end] == b'"' {
-            let raw = &self.s[start..end];
-            if raw.bytes().any(|c| c < 0x20) {
-                return None;
-            }
             self.i = end + 1;
-            return Some(Cow::Borrowed(raw));
+            return Some(Cow::Borrowed(&self.s[start..end]));
         }
         let mut out = String::with_capacity(end - start + 16);
         let mut i = start;
         loop {
-            let stop = i + quote_or_backslash(&self.b[i..])?;
-            let part = &self.s[i..stop];
-            if part.bytes().any(|c| c < 0x20) {
-                return None;
-            }
-            out.push_str(part);
-            if self.b[stop] == b'"' {
-                self.i = stop + 1;
-                return Some(Cow::Owned(out));
+            let stop = i + string_stop(&self.b[i..])?;
+            out.push_str(&self.s[i..stop]);
+            match self.b[stop] {
+                b'"' => {
+                    self.i = stop + 1;
+                    return Some(Cow::Owned(out));
+                }
+                b'\\' => {}
+                // A raw control character: serde_json's error to give.
+                _ => return None,
             }
             let c = match *self.b.get(stop + 1)? {
                 b'"' => '"',
@@ -264,6 +286,17 @@ mod tests {
             !agrees(deep.as_bytes()),
             "deep nesting is serde_json's to judge"
         );
+    }
+
+    proptest! {
+        #[test]
+        fn string_stop_finds_the_first(b in prop::collection::vec(
+            prop::sample::select(vec![b'a', b'"', b'\\', 0, 0x1f, 0x20, 0x7f, 0x80, 0xA2, 0xDC, 0x21, 0x5C ^ 0x80]),
+            0..40,
+        )) {
+            let want = b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+            prop_assert_eq!(string_stop(&b), want);
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::list_text;
 use crate::alert::{Cloud, Family, Kind};
 use crate::draft::Draft;
+use crate::text::has_part;
 use crate::fields::{field, text, time_field, Node};
 use crate::{links, Alert};
 
@@ -77,7 +78,7 @@ pub(super) fn draft<N: Node>(event: &N) -> Draft {
         .and_then(N::items)
         .and_then(|r| {
             r.iter()
-                .find_map(|x| x.str_value().filter(|s| s.contains(":kms:")))
+                .find_map(|x| x.str_value().filter(|s| has_part(s, ":kms:")))
         })
         .map(str::to_string)
         .or_else(|| match (&d.region, &d.account, &key_id) {

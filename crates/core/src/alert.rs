@@ -1,5 +1,7 @@
 //! The normalized alert every source event becomes.
 
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -250,7 +252,8 @@ impl Cloud {
 /// One labelled detail of an alert, in the order it should be shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fact {
-    pub label: String,
+    /// Most labels are the normalizers' own words, kept without a copy.
+    pub label: Cow<'static, str>,
     pub value: String,
 }
 

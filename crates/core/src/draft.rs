@@ -1,6 +1,8 @@
 //! The builder every source normalizer fills in; `finish` derives the shared fields
 //! (family, severity default, title, dedup key) the same way for every source.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -82,10 +84,10 @@ impl Draft {
     }
 
     /// Adds a fact when the value is present.
-    pub fn fact(&mut self, label: &str, value: Option<impl Into<String>>) {
+    pub fn fact(&mut self, label: impl Into<Cow<'static, str>>, value: Option<impl Into<String>>) {
         if let Some(value) = value {
             self.facts.push(Fact {
-                label: label.to_string(),
+                label: label.into(),
                 value: value.into(),
             });
         }
@@ -160,7 +162,9 @@ impl Draft {
         // Event content is unbounded; the alert is not. Every field stays usable in a message.
         self.facts.truncate(FACTS_MAX);
         for f in &mut self.facts {
-            f.label = bounded(std::mem::take(&mut f.label), 128);
+            if f.label.len() > 128 {
+                f.label = bounded(std::mem::take(&mut f.label).into_owned(), 128).into();
+            }
             f.value = bounded(std::mem::take(&mut f.value), FIELD_MAX);
         }
         self.summary = bounded(self.summary, 2 * FIELD_MAX);

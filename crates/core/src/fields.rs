@@ -27,9 +27,10 @@ pub fn field<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<&'a N> {
 
 fn loose_eq(a: &str, b: &str) -> bool {
     // Cheap reject: keys almost never start or end with a separator, so the first and the
-    // last letters must agree.
+    // last letters must agree. Bytes that differ in more than the ASCII case bit (0x20)
+    // differ ignoring case; the full comparison below settles the rest.
     let differ = |x: Option<&u8>, y: Option<&u8>| match (x, y) {
-        (Some(x), Some(y)) => !x.eq_ignore_ascii_case(y) && !is_separator(*x) && !is_separator(*y),
+        (Some(&x), Some(&y)) => (x ^ y) & !0x20 != 0 && !is_separator(x) && !is_separator(y),
         _ => false,
     };
     let (ab, bb) = (a.as_bytes(), b.as_bytes());

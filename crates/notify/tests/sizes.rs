@@ -33,11 +33,10 @@ fn alert(title: String, facts: Vec<(String, String)>, raw: String, region: Strin
         .result
         .unwrap();
     a.title = title;
-    a.facts.extend(
-        facts
-            .into_iter()
-            .map(|(label, value)| Fact { label, value }),
-    );
+    a.facts.extend(facts.into_iter().map(|(label, value)| Fact {
+        label: label.into(),
+        value,
+    }));
     a
 }
 

@@ -9,7 +9,6 @@ use serde_json::Number;
 
 use super::Doc;
 
-
 /// Where a string's plain run ends: the first `"`, `\\` or control character (which JSON
 /// does not allow raw), found eight bytes at a time.
 fn string_stop(b: &[u8]) -> Option<usize> {

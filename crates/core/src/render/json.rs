@@ -210,7 +210,7 @@ mod tests {
             let mut a = crate::alert_of(&ev);
             a.title = title;
             a.summary = summary;
-            a.facts = facts.into_iter().map(|(label, value)| crate::Fact { label, value }).collect();
+            a.facts = facts.into_iter().map(|(label, value)| crate::Fact { label: label.into(), value }).collect();
             let s = super::json_within(&a, budget);
             prop_assert!(s.len() <= budget, "{} > {budget}", s.len());
             let v: serde_json::Value = serde_json::from_str(&s).unwrap();

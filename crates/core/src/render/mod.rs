@@ -140,7 +140,7 @@ mod tests {
         let mut a = hostile();
         a.facts = (0..12)
             .map(|i| crate::Fact {
-                label: format!("Field {i}"),
+                label: format!("Field {i}").into(),
                 value: "密钥轮转失败".repeat(2000),
             })
             .collect();

@@ -342,7 +342,7 @@ pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
             d.resource_name = text(event, &["instanceName"]);
             d.fact("Status", text(event, &["status"]));
             for (k, v) in c.entries().into_iter().flatten().take(12) {
-                d.fact(k, crate::fields::scalar_text(v));
+                d.fact(k.to_string(), crate::fields::scalar_text(v));
             }
             d.summary =
                 format!("Alibaba Cloud KMS reported an event this tool does not recognise ({n}).");

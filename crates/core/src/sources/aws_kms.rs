@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::list_text;
 use crate::alert::{Cloud, Family, Kind};
 use crate::draft::Draft;
-use crate::text::has_part;
 use crate::fields::{field, text, time_field, Node};
+use crate::text::has_part;
 use crate::{links, Alert};
 
 /// An EventBridge event from `aws.kms` that is not a CloudTrail record (`AWS API Call via
@@ -107,7 +107,7 @@ pub(super) fn draft<N: Node>(event: &N) -> Draft {
     if kind == Kind::Unknown {
         d.fact("Resources", list_text(resources));
         for (k, v) in detail.entries().into_iter().flatten().take(12) {
-            d.fact(k, crate::fields::scalar_text(v));
+            d.fact(k.to_string(), crate::fields::scalar_text(v));
         }
     }
 

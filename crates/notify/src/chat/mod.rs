@@ -267,7 +267,7 @@ impl View {
         let facts = alert
             .facts
             .iter()
-            .map(|f| (f.label.as_str(), Some(f.value.clone())))
+            .map(|f| (f.label.as_ref(), Some(f.value.clone())))
             .chain(context.iter().map(|(l, v)| (*l, v.clone())))
             .filter_map(|(l, v)| Some((escape(l, 64), escape(&v?, value_max))))
             .take(facts_max)

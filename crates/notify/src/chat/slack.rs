@@ -90,7 +90,7 @@ mod tests {
             .result
             .unwrap();
         a.facts.extend((0..80).map(|i| kms_alerts_core::Fact {
-            label: format!("f{i}"),
+            label: format!("f{i}").into(),
             value: "密".repeat(3000),
         }));
         let o = Options {

@@ -51,7 +51,7 @@ fn name_from_type(t: &str) -> Option<String> {
 /// The first that names a known event wins, else the first there is.
 fn event_name<N: Node>(v: &N, env: Option<&Envelope>) -> Option<String> {
     let event_name = text(v, &["eventName"]);
-    let candidates = [
+    let mut candidates = [
         text(v, &["name"]),
         env.and_then(|e| e.event_type.as_deref())
             .and_then(name_from_type),
@@ -61,12 +61,15 @@ fn event_name<N: Node>(v: &N, env: Option<&Envelope>) -> Option<String> {
             .map(|(r, e)| format!("{r}:{e}")),
     ];
     let null = N::null();
-    candidates
+    let known = |n: &Option<String>| {
+        n.as_deref()
+            .is_some_and(|n| kind_of(n, &null) != Kind::Unknown)
+    };
+    let pick = candidates
         .iter()
-        .flatten()
-        .find(|n| kind_of(n, &null) != Kind::Unknown)
-        .or_else(|| candidates.iter().flatten().next())
-        .cloned()
+        .position(known)
+        .or_else(|| candidates.iter().position(Option::is_some))?;
+    candidates[pick].take()
 }
 
 fn kind_of<N: Node>(name: &str, content: &N) -> Kind {
@@ -125,7 +128,7 @@ pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
     let c: &N = content.as_deref().unwrap_or(&null);
     let kind = kind_of(name.as_deref().unwrap_or(""), c);
     let mut d = Draft::new(kind, Cloud::Alibaba);
-    d.event_type = name.clone();
+    d.event_type = name;
     d.severity = text(event, &["level", "eventLevel"]).and_then(|l| Severity::from_level(&l));
     d.event_id = text(c, &["eventId"])
         .or_else(|| text(event, &["id", "eventId"]))
@@ -154,12 +157,11 @@ pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
     // name the RDS/ECS instance whose password rotated: that is a fact, not the resource.
     let entity = text(c, &["deleteEntityArn", "rotationEntityArn"]);
     let top_resource = text(event, &["resourceId"]).filter(|r| r.starts_with("acs:"));
-    let is_kms_arn = |a: &String| a.starts_with("acs:kms:");
-    let rotated_instance = entity.clone().filter(|a| !is_kms_arn(a));
-    d.resource = entity
-        .filter(is_kms_arn)
-        .or(top_resource.clone().filter(is_kms_arn))
-        .or(top_resource);
+    let (entity_arn, rotated_instance) = match entity {
+        Some(a) if a.starts_with("acs:kms:") => (Some(a), None),
+        other => (None, other),
+    };
+    d.resource = entity_arn.or(top_resource);
     d.fill_from_resource();
     let region = d.region.clone().unwrap_or_default();
 
@@ -337,7 +339,7 @@ pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
             d.console_url = links::alibaba_region(&region);
         }
         _ => {
-            let n = name.clone().unwrap_or_else(|| "unnamed event".to_string());
+            let n = d.event_type.clone().unwrap_or_else(|| "unnamed event".to_string());
             d.family = Some(Family::guess(&n));
             d.resource_name = text(event, &["instanceName"]);
             d.fact("Status", text(event, &["status"]));

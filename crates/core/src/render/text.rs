@@ -56,30 +56,32 @@ pub(super) fn text_to(alert: &Alert, out: &mut String) {
     out.push_str(&neutralize_cow(&alert.summary, 2 * VALUE_MAX));
     out.push_str("\n\n");
     let context = context_facts(alert);
-    let labels: Vec<Cow<'_, str>> = alert
+    // Each label with its width in characters, counted once.
+    let labels: Vec<(Cow<'_, str>, usize)> = alert
         .facts
         .iter()
-        .map(|f| neutralize_cow(&f.label, 64))
+        .map(|f| {
+            let label = neutralize_cow(&f.label, 64);
+            let width = label.chars().count();
+            (label, width)
+        })
         .collect();
     let width = labels
         .iter()
-        .map(|l| l.chars().count())
+        .map(|(_, w)| *w)
         .chain(context.iter().map(|(l, _)| l.len()))
         .max()
         .unwrap_or(0)
         + 1;
     let rows = labels
         .iter()
-        .map(|l| l.as_ref())
+        .map(|(l, w)| (l.as_ref(), *w))
         .zip(alert.facts.iter().map(|f| f.value.as_str()))
-        .chain(context.iter().map(|(l, v)| (*l, *v)));
-    for (label, value) in rows {
+        .chain(context.iter().map(|(l, v)| ((*l, l.len()), *v)));
+    for ((label, label_width), value) in rows {
         out.push_str(label);
         out.push(':');
-        let pad = width - label.chars().count();
-        for _ in 0..=pad {
-            out.push(' ');
-        }
+        pad(out, width - label_width + 1);
         out.push_str(&neutralize_cow(value, VALUE_MAX));
         out.push('\n');
     }
@@ -87,5 +89,16 @@ pub(super) fn text_to(alert: &Alert, out: &mut String) {
         out.push_str("\nOpen in console: ");
         out.push_str(url);
         out.push('\n');
+    }
+}
+
+/// Appends `n` spaces.
+fn pad(out: &mut String, n: usize) {
+    const SPACES: &str = "                                                                ";
+    let mut left = n;
+    while left > 0 {
+        let step = left.min(SPACES.len());
+        out.push_str(&SPACES[..step]);
+        left -= step;
     }
 }

@@ -116,8 +116,8 @@ fn parse_render_args(args: &[String]) -> Result<RenderArgs, String> {
     if r.paths.is_empty() {
         return Err("no input: give one or more files or directories, or - for stdin".to_string());
     }
-    // Only JSON output shows the raw event.
-    r.options.omit_raw = r.format != Format::Json;
+    // Only JSON output shows the raw event and the keys.
+    r.options.display_only = r.format != Format::Json;
     Ok(r)
 }
 

@@ -64,8 +64,9 @@ impl Tally {
 
 /// One unit of reading.
 enum Item {
-    /// A piece, its input's label and its number in that input (see [`Piece::describe`]).
-    Piece(Piece, Arc<str>, usize),
+    /// A piece, its input's index in the list of inputs and its number in that input (see
+    /// [`Piece::describe`]).
+    Piece(Piece, usize, usize),
     /// An input that could not be opened or read further: the message, and whether it counts
     /// as an unreadable record.
     Failure(String, bool),
@@ -88,11 +89,15 @@ pub fn run(sources: &[Source], settings: &Settings) -> Option<Tally> {
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let job_rx = Arc::new(Mutex::new(job_rx));
     let bytes = Arc::new(AtomicU64::new(0));
+    let buffers = Buffers::default();
+    // How messages name each input, shared by reference (no counter touched per piece).
+    let labels: Vec<String> = sources.iter().map(Source::label).collect();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();
-            scope.spawn(move || worker(&job_rx, &done_tx, settings));
+            let (buffers, labels) = (&buffers, &labels[..]);
+            scope.spawn(move || worker(&job_rx, &done_tx, settings, buffers, labels));
         }
         // The workers hold the only handles on both ends: once the writer stops (a closed
         // pipe), they stop, the job queue closes and the reader's next send fails.
@@ -100,9 +105,10 @@ pub fn run(sources: &[Source], settings: &Settings) -> Option<Tally> {
         drop(job_rx);
         let writer = {
             let bytes = Arc::clone(&bytes);
-            scope.spawn(move || write_in_order(done_rx, settings.format, &bytes))
+            let buffers = &buffers;
+            scope.spawn(move || write_in_order(done_rx, settings.format, &bytes, buffers))
         };
-        read(sources, &job_tx, &bytes);
+        read(sources, &labels, &job_tx, &bytes);
         drop(job_tx);
         writer.join().unwrap_or(None)
     })
@@ -110,7 +116,12 @@ pub fn run(sources: &[Source], settings: &Settings) -> Option<Tally> {
 
 /// Splits every input into batches of pieces and hands them to the workers. Stops early when
 /// the workers are gone (the writer stopped).
-fn read(sources: &[Source], jobs: &SyncSender<(u64, Vec<Item>)>, bytes: &Arc<AtomicU64>) {
+fn read(
+    sources: &[Source],
+    labels: &[String],
+    jobs: &SyncSender<(u64, Vec<Item>)>,
+    bytes: &Arc<AtomicU64>,
+) {
     let mut seq = 0u64;
     let mut batch = Vec::new();
     let mut batch_bytes = 0usize;
@@ -120,8 +131,7 @@ fn read(sources: &[Source], jobs: &SyncSender<(u64, Vec<Item>)>, bytes: &Arc<Ato
         seq += 1;
         ok
     };
-    for source in sources {
-        let label: Arc<str> = source.label().into();
+    for (index, (source, label)) in sources.iter().zip(labels).enumerate() {
         let reader = match input::open(source, Arc::clone(bytes)) {
             Ok(r) => r,
             Err(e) => {
@@ -129,11 +139,11 @@ fn read(sources: &[Source], jobs: &SyncSender<(u64, Vec<Item>)>, bytes: &Arc<Ato
                 continue;
             }
         };
-        for (n, piece) in Pieces::new(reader, &label).enumerate() {
+        for (n, piece) in Pieces::new(reader, label).enumerate() {
             match piece {
                 Ok(piece) => {
                     batch_bytes += piece.bytes().len();
-                    batch.push(Item::Piece(piece, Arc::clone(&label), n));
+                    batch.push(Item::Piece(piece, index, n));
                 }
                 Err(e) => {
                     batch.push(Item::Failure(e.to_string(), true));
@@ -152,30 +162,68 @@ fn read(sources: &[Source], jobs: &SyncSender<(u64, Vec<Item>)>, bytes: &Arc<Ato
     }
 }
 
-fn worker(jobs: &Mutex<Receiver<(u64, Vec<Item>)>>, done: &mpsc::Sender<Done>, s: &Settings) {
+/// Output buffers the writer hands back for the next batches: a new batch's half a megabyte
+/// would otherwise come fresh from the system (and be zeroed) each time.
+#[derive(Default)]
+struct Buffers(Mutex<Vec<String>>);
+
+impl Buffers {
+    fn take(&self, capacity: usize) -> String {
+        let spare = self.0.lock().ok().and_then(|mut b| b.pop());
+        spare.unwrap_or_else(|| String::with_capacity(capacity))
+    }
+
+    fn give(&self, mut buffer: String) {
+        buffer.clear();
+        if let Ok(mut spare) = self.0.lock() {
+            if spare.len() < 8 {
+                spare.push(buffer);
+            }
+        }
+    }
+}
+
+fn worker(
+    jobs: &Mutex<Receiver<(u64, Vec<Item>)>>,
+    done: &mpsc::Sender<Done>,
+    s: &Settings,
+    buffers: &Buffers,
+    labels: &[String],
+) {
     loop {
         // The lock is held only while taking the next batch.
         let next = jobs.lock().map(|rx| rx.recv());
         let Ok(Ok((seq, items))) = next else {
             return;
         };
-        if done.send(render_batch(seq, items, s)).is_err() {
+        if done
+            .send(render_batch(seq, items, s, buffers, labels))
+            .is_err()
+        {
             return;
         }
     }
 }
 
 /// Parses, filters and renders one batch.
-fn render_batch(seq: u64, items: Vec<Item>, s: &Settings) -> Done {
+fn render_batch(
+    seq: u64,
+    items: Vec<Item>,
+    s: &Settings,
+    buffers: &Buffers,
+    labels: &[String],
+) -> Done {
     let mut d = Done {
         seq,
-        out: String::with_capacity(items.len() * 1024),
+        out: buffers.take(items.len() * 1024),
         messages: Vec::new(),
         tally: Tally::default(),
     };
     for item in items {
         let (piece, label, n) = match item {
-            Item::Piece(piece, label, n) => (piece, label, n),
+            Item::Piece(piece, index, n) => {
+                (piece, labels.get(index).map_or("input", String::as_str), n)
+            }
             Item::Failure(message, unreadable) => {
                 d.messages.push(message);
                 d.tally.unreadable += u64::from(unreadable);
@@ -184,7 +232,7 @@ fn render_batch(seq: u64, items: Vec<Item>, s: &Settings) -> Done {
             }
         };
         // The piece's name is only for messages: made when one is needed.
-        let what = || piece.describe(&label, n);
+        let what = || piece.describe(label, n);
         let parsed = match parse_piece(&piece, "", s.options) {
             Ok(p) => p,
             Err(unnamed) => {
@@ -233,7 +281,12 @@ fn render_batch(seq: u64, items: Vec<Item>, s: &Settings) -> Done {
 
 /// Writes finished batches in input order, with their messages on stderr; the first alert of
 /// the run has no separator before it.
-fn write_in_order(done: Receiver<Done>, format: Format, bytes: &AtomicU64) -> Option<Tally> {
+fn write_in_order(
+    done: Receiver<Done>,
+    format: Format,
+    bytes: &AtomicU64,
+    buffers: &Buffers,
+) -> Option<Tally> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut tally = Tally::default();
@@ -254,6 +307,7 @@ fn write_in_order(done: Receiver<Done>, format: Format, bytes: &AtomicU64) -> Op
             }
             first &= body.is_empty();
             out.write_all(body).ok()?;
+            buffers.give(d.out);
             tally.add(d.tally);
             progress.tick(&tally, bytes.load(Ordering::Relaxed));
         }

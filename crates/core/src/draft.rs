@@ -153,12 +153,16 @@ impl Draft {
 
     /// The alert, carrying `raw` as the event.
     pub fn finish(self, raw: Value) -> Alert {
-        self.finish_raw(raw, Value::to_string)
+        self.build(raw, true)
     }
 
-    /// The alert, carrying `raw`; `whole_event` gives the event's JSON text when the dedup key
-    /// has nothing else to go on (`raw` may be `Null` when the caller does not keep the event).
-    pub fn finish_raw(mut self, raw: Value, whole_event: impl FnOnce(&Value) -> String) -> Alert {
+    /// The alert as text and Markdown show it: without the raw event (`Null`) and without the
+    /// dedup and incident keys (empty), which only JSON and the sinks use.
+    pub fn finish_for_display(self) -> Alert {
+        self.build(Value::Null, false)
+    }
+
+    fn build(mut self, raw: Value, keys: bool) -> Alert {
         // Event content is unbounded; the alert is not. Every field stays usable in a message.
         self.facts.truncate(FACTS_MAX);
         for f in &mut self.facts {
@@ -199,35 +203,45 @@ impl Draft {
             .then(|| self.occurred_at.as_deref().and_then(|t| t.get(..16)))
             .flatten()
             .map(|m| format!("deleted {m}"));
-        let dedup_key = dedup_key(
-            self.cloud,
-            self.kind,
-            self.resource.as_deref().or(self.resource_name.as_deref()),
-            self.dedup_discriminator
-                .as_deref()
-                .or(deletion_minute.as_deref())
-                .or(self.event_id.as_deref())
-                .or(self.occurred_at.as_deref()),
-            || whole_event(&raw),
-        );
+        let dedup_key = if !keys {
+            String::new()
+        } else {
+            dedup_key(
+                self.cloud,
+                self.kind,
+                self.resource.as_deref().or(self.resource_name.as_deref()),
+                self.dedup_discriminator
+                    .as_deref()
+                    .or(deletion_minute.as_deref())
+                    .or(self.event_id.as_deref())
+                    .or(self.occurred_at.as_deref()),
+                || raw.to_string(),
+            )
+        };
         let resolved = self.resolves
             || matches!(
                 self.kind,
                 Kind::SecretRotationSucceeded | Kind::KeySyncSucceeded
             );
-        let incident_key = incident_key(
-            self.cloud,
-            self.condition.as_deref().or(match self.kind {
-                Kind::SecretRotationFailed | Kind::SecretRotationSucceeded => {
-                    Some("secret_rotation")
-                }
-                Kind::KeySyncFailed | Kind::KeySyncSucceeded => Some("key_sync"),
-                Kind::KeyDeletionScheduled | Kind::KeyDeleted => Some("key_deletion"),
-                Kind::SecretDeletionScheduled | Kind::SecretDeleted => Some("secret_deletion"),
-                _ => None,
-            }),
-            self.resource.as_deref().or(self.resource_name.as_deref()),
-        );
+        let incident_key = keys
+            .then(|| {
+                incident_key(
+                    self.cloud,
+                    self.condition.as_deref().or(match self.kind {
+                        Kind::SecretRotationFailed | Kind::SecretRotationSucceeded => {
+                            Some("secret_rotation")
+                        }
+                        Kind::KeySyncFailed | Kind::KeySyncSucceeded => Some("key_sync"),
+                        Kind::KeyDeletionScheduled | Kind::KeyDeleted => Some("key_deletion"),
+                        Kind::SecretDeletionScheduled | Kind::SecretDeleted => {
+                            Some("secret_deletion")
+                        }
+                        _ => None,
+                    }),
+                    self.resource.as_deref().or(self.resource_name.as_deref()),
+                )
+            })
+            .flatten();
         Alert {
             kind: self.kind,
             family,

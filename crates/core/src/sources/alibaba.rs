@@ -339,7 +339,10 @@ pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
             d.console_url = links::alibaba_region(&region);
         }
         _ => {
-            let n = d.event_type.clone().unwrap_or_else(|| "unnamed event".to_string());
+            let n = d
+                .event_type
+                .clone()
+                .unwrap_or_else(|| "unnamed event".to_string());
             d.family = Some(Family::guess(&n));
             d.resource_name = text(event, &["instanceName"]);
             d.fact("Status", text(event, &["status"]));

@@ -42,9 +42,11 @@ pub struct Options {
     /// The most records one input may give; past it the walk stops and the input is refused
     /// (`Parsed::over_limit`), so a hostile array costs no more than this many alerts.
     pub max_records: Option<usize>,
-    /// Leave [`Alert::raw`] `Null`: for output that never shows the raw event (text,
-    /// Markdown), which then need not build it.
-    pub omit_raw: bool,
+    /// Alerts need carry only what text and Markdown messages show: [`Alert::raw`] may be
+    /// `Null` and the dedup and incident keys empty (the fast path skips building them). For
+    /// output that shows neither (the CLI's text and Markdown); anything that deduplicates,
+    /// pages or writes JSON needs them.
+    pub display_only: bool,
 }
 
 /// What a trail log file held that was deliberately not turned into alerts.
@@ -205,8 +207,8 @@ pub(crate) fn parse_known(input: &[u8], options: Options) -> Option<Parsed> {
     } else {
         return None;
     };
-    let alert = if options.omit_raw {
-        draft.finish_raw(Value::Null, |_| doc.to_value().to_string())
+    let alert = if options.display_only {
+        draft.finish_for_display()
     } else {
         draft.finish(doc.to_value())
     };

@@ -20,23 +20,46 @@ pub fn field<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<&'a N> {
             }
         }
     }
-    names
-        .iter()
-        .find_map(|name| obj.first_member(|k| loose_eq(k, name)))
+    names.iter().find_map(|name| {
+        let name = LooseName::new(name);
+        obj.first_member(|k| name.matches(k))
+    })
+}
+
+/// A name to compare keys with ignoring ASCII case, `-` and `_`; its ends are looked at once.
+struct LooseName<'n> {
+    name: &'n str,
+    /// The first and the last byte, unless a separator (which the quick check skips).
+    ends: [Option<u8>; 2],
+}
+
+impl<'n> LooseName<'n> {
+    fn new(name: &'n str) -> Self {
+        let b = name.as_bytes();
+        let plain = |c: Option<&u8>| c.copied().filter(|c| !is_separator(*c));
+        LooseName {
+            name,
+            ends: [plain(b.first()), plain(b.last())],
+        }
+    }
+
+    fn matches(&self, key: &str) -> bool {
+        // Quick reject: keys almost never start or end with a separator, so the first and the
+        // last letters must agree. Bytes that differ in more than the ASCII case bit (0x20)
+        // differ ignoring case; the full comparison settles the rest.
+        let k = key.as_bytes();
+        let differ = |x: Option<&u8>, y: Option<u8>| match (x, y) {
+            (Some(&x), Some(y)) => (x ^ y) & !0x20 != 0 && !is_separator(x),
+            _ => false,
+        };
+        if differ(k.first(), self.ends[0]) || differ(k.last(), self.ends[1]) {
+            return false;
+        }
+        loose_eq(key, self.name)
+    }
 }
 
 fn loose_eq(a: &str, b: &str) -> bool {
-    // Cheap reject: keys almost never start or end with a separator, so the first and the
-    // last letters must agree. Bytes that differ in more than the ASCII case bit (0x20)
-    // differ ignoring case; the full comparison below settles the rest.
-    let differ = |x: Option<&u8>, y: Option<&u8>| match (x, y) {
-        (Some(&x), Some(&y)) => (x ^ y) & !0x20 != 0 && !is_separator(x) && !is_separator(y),
-        _ => false,
-    };
-    let (ab, bb) = (a.as_bytes(), b.as_bytes());
-    if differ(ab.first(), bb.first()) || differ(ab.last(), bb.last()) {
-        return false;
-    }
     let mut a = a.bytes().filter(|c| !is_separator(*c));
     let mut b = b.bytes().filter(|c| !is_separator(*c));
     loop {

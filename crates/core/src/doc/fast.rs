@@ -189,7 +189,7 @@ impl<'a> Reader<'a> {
             return None;
         }
         self.i += 1;
-        let mut members = Vec::with_capacity(8);
+        let mut members = Vec::with_capacity(16);
         if !self.eat(b'}') {
             loop {
                 self.ws();

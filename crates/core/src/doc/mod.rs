@@ -112,7 +112,7 @@ impl Node for Value {
     fn first_member(&self, matches: impl Fn(&str) -> bool) -> Option<&Self> {
         self.as_object()?
             .iter()
-            .find(|(k, v)| !v.is_null() && matches(k))
+            .find(|(k, v)| matches(k) && !v.is_null())
             .map(|(_, v)| v)
     }
 
@@ -235,7 +235,7 @@ impl<'a> Node for Doc<'a> {
         };
         let mut found = members
             .iter()
-            .filter(|(k, v)| !v.is_null_node() && matches(k));
+            .filter(|(k, v)| matches(k) && !v.is_null_node());
         let first = found.next()?;
         if !map_is_sorted() {
             return Some(&first.1);

@@ -106,7 +106,7 @@ fn main() {
         .unwrap();
     let key = "AWSLogs/111122223333/CloudTrail/us-east-1/2025/01/01/bench.json.gz";
     let put_s = rt.block_on(async {
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let conf = kms_alerts_notify::aws_defaults()
             .endpoint_url(moto.endpoint())
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_s3::config::Credentials::new(

@@ -443,7 +443,7 @@ async fn sm_conf(moto: &kms_alerts_testkit::moto::Moto) -> aws_config::SdkConfig
 }
 
 async fn sm_conf_at(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    kms_alerts_notify::aws_defaults()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_ssm::config::Credentials::new(

@@ -221,6 +221,7 @@ fn kms_records_of_a_log_object_reach_the_topic_once_whatever_the_delivery() {
     // CloudTrail's own SNS notification through SQS, and locally from stdin.
     no_failures(&api.invoke(&batch).unwrap());
     drop(proc_);
+    api.forget_pollers();
     let proc_ = w.spawn(&api, &[]);
     let cloudtrail_sns = json!({"Type": "Notification", "MessageId": "sns-1", "TopicArn": "arn:aws:sns:us-east-1:111122223333:trail",
         "Message": json!({"s3Bucket": BUCKET, "s3ObjectKey": [KEY]}).to_string()});

@@ -19,7 +19,7 @@ pub fn client(what: &str) -> Result<HttpsClient, ConfigError> {
     http.enforce_http(false);
     http.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
         .map_err(|e| {
             ConfigError(format!(
                 "{what}: cannot load the system's CA certificates: {e}"

@@ -32,6 +32,16 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use kms_alerts_core::{Alert, Severity};
 
+/// The AWS SDK configuration loader every client here starts from: the standard environment
+/// (credentials, region, endpoints), over an HTTPS client on rustls with ring.
+pub fn aws_defaults() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https)
+}
+
 pub use config::{env_number, parse_targets, Endpoint, MnsResource, Settings, TargetSpec};
 pub use dedup::DedupCache;
 pub use error::{ConfigError, PublishError, SinkError};
@@ -143,7 +153,7 @@ impl Notifier {
             });
         let aws = if needs_aws {
             Some(
-                aws_config::defaults(BehaviorVersion::latest())
+                aws_defaults()
                     .retry_config(
                         RetryConfig::standard()
                             .with_max_attempts(settings.max_attempts)

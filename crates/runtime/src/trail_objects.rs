@@ -40,9 +40,7 @@ impl TrailReader {
     /// (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`: moto, MinIO) requests use path-style
     /// addressing, since bucket host names do not resolve there.
     pub async fn from_env(handler: Handler) -> TrailReader {
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let conf = kms_alerts_notify::aws_defaults().load().await;
         let custom_endpoint = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
             .iter()
             .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()));

@@ -16,6 +16,8 @@ struct State {
     served: u64,
     /// How long each invocation gets (`lambda-runtime-deadline-ms`); 30 s when unset.
     timeout: Option<Duration>,
+    /// Raised by [`RuntimeApi::forget_pollers`]: `next` polls from before it get no event.
+    generation: u64,
 }
 
 /// A running runtime API. Point `AWS_LAMBDA_RUNTIME_API` at [`RuntimeApi::host`].
@@ -40,7 +42,12 @@ impl RuntimeApi {
             let path = req.path.split('?').next().unwrap_or("").to_string();
             if req.method == "GET" && path == "/2018-06-01/runtime/invocation/next" {
                 let mut s = lock.lock().unwrap();
+                let generation = s.generation;
                 loop {
+                    if s.generation != generation {
+                        // A poll from a process the test has stopped: its event would be lost.
+                        return Response::new(410, b"gone".to_vec());
+                    }
                     if let Some((id, body)) = s.queue.pop_front() {
                         s.served += 1;
                         let timeout = s.timeout.unwrap_or(Duration::from_secs(30));
@@ -92,6 +99,15 @@ impl RuntimeApi {
             state,
             next_id: Mutex::new(0),
         }
+    }
+
+    /// Stops handing events to the `next` polls now waiting: call it after stopping a handler
+    /// process, whose last poll may still be open here and would take (and lose) the next
+    /// event meant for its successor.
+    pub fn forget_pollers(&self) {
+        let (lock, cv) = &*self.state;
+        lock.lock().unwrap().generation += 1;
+        cv.notify_all();
     }
 
     /// `127.0.0.1:PORT`, the value of `AWS_LAMBDA_RUNTIME_API`.

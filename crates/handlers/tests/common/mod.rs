@@ -119,7 +119,7 @@ pub fn moto_clients(moto: &Moto) -> Aws {
         .build()
         .unwrap();
     let conf = rt.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        kms_alerts_notify::aws_defaults()
             .endpoint_url(moto.endpoint())
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_sns::config::Credentials::new(

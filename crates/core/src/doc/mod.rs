@@ -131,7 +131,7 @@ pub enum Doc<'a> {
     Number(Number),
     Str(Cow<'a, str>),
     Array(Vec<Doc<'a>>),
-    /// Members in `serde_json::Map` order, each key once.
+    /// Members in document order, each key once (see the module comment on order).
     Object(Vec<(Cow<'a, str>, Doc<'a>)>),
 }
 
@@ -268,10 +268,28 @@ fn map_is_sorted() -> bool {
 /// keeps a repeated key.
 fn dedup_members(members: &mut Vec<(Cow<'_, str>, Doc<'_>)>) {
     if members.len() > 32 {
-        let mut seen = std::collections::HashSet::with_capacity(members.len());
-        if members.iter().all(|(k, _)| seen.insert(k.clone())) {
+        // Large objects by hash, in linear time whatever a hostile input repeats.
+        let mut first = std::collections::HashMap::with_capacity(members.len());
+        let mut moves = Vec::new();
+        for (i, (k, _)) in members.iter().enumerate() {
+            if let Some(&f) = first.get(k.as_ref()) {
+                moves.push((i, f));
+            } else {
+                first.insert(k.as_ref(), i);
+            }
+        }
+        drop(first);
+        if moves.is_empty() {
             return;
         }
+        let mut keep = vec![true; members.len()];
+        for (from, to) in moves {
+            members[to].1 = std::mem::replace(&mut members[from].1, Doc::Null);
+            keep[from] = false;
+        }
+        let mut keep = keep.into_iter();
+        members.retain(|_| keep.next().unwrap_or(true));
+        return;
     }
     let mut i = 1;
     while i < members.len() {
@@ -446,6 +464,25 @@ mod tests {
         same(&many);
         let doc = Doc::parse(many.as_bytes()).unwrap();
         assert_eq!(doc.member("k0").and_then(Node::str_value), Some("last"));
+    }
+
+    #[test]
+    fn many_repeated_keys_are_merged_in_linear_time() {
+        // 100,000 members, each key twice: a quadratic merge would not finish.
+        let members: Vec<String> = (0..100_000)
+            .map(|i| format!("\"k{}\": {i}", i % 50_000))
+            .collect();
+        let input = format!("{{{}}}", members.join(","));
+        let doc = Doc::parse(input.as_bytes()).unwrap();
+        let Doc::Object(members) = &doc else {
+            panic!("an object")
+        };
+        assert_eq!(members.len(), 50_000);
+        assert_eq!(
+            doc.member("k7").map(Doc::to_value),
+            Some(Value::from(50_007))
+        );
+        same(&input);
     }
 
     #[test]

@@ -8,31 +8,7 @@ use std::borrow::Cow;
 use serde_json::Number;
 
 use super::Doc;
-
-/// Where a string's plain run ends: the first `"`, `\\` or control character (which JSON
-/// does not allow raw), found eight bytes at a time.
-fn string_stop(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Nonzero where a byte of `x` is below `n` (for n <= 128); the lowest set bit is exact.
-    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
-    let mut chunks = b.chunks_exact(8);
-    for (n, chunk) in chunks.by_ref().enumerate() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let hits = below(x ^ (ONES * u64::from(b'"')), 1)
-            | below(x ^ (ONES * u64::from(b'\\')), 1)
-            | below(x, 0x20);
-        if hits != 0 {
-            return Some(n * 8 + (hits.trailing_zeros() / 8) as usize);
-        }
-    }
-    let rest = chunks.remainder();
-    rest.iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .map(|i| b.len() - rest.len() + i)
-}
+use crate::sources::stream::string_stop;
 
 /// Deeper than this, leave it to serde_json (which stops at 128).
 const MAX_DEPTH: usize = 100;
@@ -119,7 +95,7 @@ impl<'a> Reader<'a> {
     #[inline(always)]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.i + 1;
-        let end = start + string_stop(&self.b[start..])?;
+        let end = start + string_stop(&self.b[start..], true)?;
         if self.b[end] == b'"' {
             self.i = end + 1;
             return Some(Cow::Borrowed(&self.s[start..end]));
@@ -133,7 +109,7 @@ impl<'a> Reader<'a> {
         let mut out = String::with_capacity(64);
         let mut i = start;
         loop {
-            let stop = i + string_stop(&self.b[i..])?;
+            let stop = i + string_stop(&self.b[i..], true)?;
             out.push_str(&self.s[i..stop]);
             match self.b[stop] {
                 b'"' => {
@@ -302,7 +278,7 @@ mod tests {
             0..40,
         )) {
             let want = b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
-            prop_assert_eq!(string_stop(&b), want);
+            prop_assert_eq!(string_stop(&b, true), want);
         }
     }
 

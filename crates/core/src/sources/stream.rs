@@ -351,7 +351,7 @@ impl Scan {
                     continue;
                 }
                 // Jump to the next quote or backslash: most bytes are string contents.
-                match quote_or_backslash(&buf[used..]) {
+                match string_stop(&buf[used..], false) {
                     None => return (buf.len(), false),
                     Some(i) => {
                         used += i + 1;
@@ -422,27 +422,33 @@ const STRUCTURAL: [bool; 256] = {
     t
 };
 
-/// The first `"` or `\\` in `b`, eight bytes at a time: JSON strings are mostly short, where
-/// a vectorized search costs more to set up than it saves.
-pub(crate) fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+/// Where a run of plain string bytes ends: the first `"` or `\\` in `b` (and, with
+/// `controls`, the first raw control character, which JSON does not allow in a string),
+/// eight bytes at a time: JSON strings are mostly short, where a vectorized search costs more
+/// to set up than it saves. The stream splitter and the JSON reader share it.
+#[inline]
+pub(crate) fn string_stop(b: &[u8], controls: bool) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Nonzero where `x` has a zero byte; the lowest set bit marks the first one.
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    // Nonzero where a byte of `x` is below `n` (for n <= 128); the lowest set bit is exact.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
     let mut chunks = b.chunks_exact(8);
     for (n, chunk) in chunks.by_ref().enumerate() {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let x = u64::from_le_bytes(word);
-        let hits =
-            zero_byte(x ^ (ONES * u64::from(b'"'))) | zero_byte(x ^ (ONES * u64::from(b'\\')));
+        let mut hits =
+            below(x ^ (ONES * u64::from(b'"')), 1) | below(x ^ (ONES * u64::from(b'\\')), 1);
+        if controls {
+            hits |= below(x, 0x20);
+        }
         if hits != 0 {
             return Some(n * 8 + (hits.trailing_zeros() / 8) as usize);
         }
     }
     let rest = chunks.remainder();
     rest.iter()
-        .position(|&c| c == b'"' || c == b'\\')
+        .position(|&c| c == b'"' || c == b'\\' || (controls && c < 0x20))
         .map(|i| b.len() - rest.len() + i)
 }
 
@@ -479,11 +485,11 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn quote_search_finds_the_first(b in proptest::collection::vec(
-            proptest::sample::select(vec![b'a', b'"', b'\\', 0x80, 0xA2, 0xDC, 0x21, 0x23, 0x5B, 0x5D]),
+            proptest::sample::select(vec![b'a', b'"', b'\\', 0x01, 0x1f, 0x80, 0xA2, 0xDC, 0x21, 0x23, 0x5B, 0x5D]),
             0..40,
         )) {
             let want = b.iter().position(|&c| c == b'"' || c == b'\\');
-            proptest::prop_assert_eq!(quote_or_backslash(&b), want);
+            proptest::prop_assert_eq!(string_stop(&b, false), want);
         }
     }
 

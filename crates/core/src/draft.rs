@@ -215,7 +215,7 @@ impl Draft {
                     .or(deletion_minute.as_deref())
                     .or(self.event_id.as_deref())
                     .or(self.occurred_at.as_deref()),
-                || raw.to_string(),
+                &raw,
             )
         };
         let resolved = self.resolves
@@ -302,7 +302,7 @@ fn dedup_key(
     kind: Kind,
     resource: Option<&str>,
     discriminator: Option<&str>,
-    whole_event: impl FnOnce() -> String,
+    raw: &Value,
 ) -> String {
     let mut h = Sha256::new();
     h.update(cloud.as_str());
@@ -315,7 +315,7 @@ fn dedup_key(
     if !once_per_resource {
         match discriminator {
             Some(d) => h.update(d),
-            None => h.update(whole_event()),
+            None => h.update(raw.to_string()),
         }
     }
     let digest = h.finalize();

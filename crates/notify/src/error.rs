@@ -1,29 +1,8 @@
-//! Sink and configuration errors. Messages never carry credentials.
+//! Publish and configuration errors. Messages never carry credentials.
 
 use std::fmt;
 
-/// One target failed to take one alert.
-#[derive(Debug, Clone)]
-pub struct SinkError {
-    /// The target's display name (`sns:arn:...`, never with credentials).
-    pub target: String,
-    /// Worth retrying (throttling, 5xx, network) rather than permanent (missing topic, bad signature).
-    pub transient: bool,
-    pub message: String,
-}
-
-impl fmt::Display for SinkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.transient {
-            "transient"
-        } else {
-            "permanent"
-        };
-        write!(f, "{}: {kind} failure: {}", self.target, self.message)
-    }
-}
-
-impl std::error::Error for SinkError {}
+use crate::failure::SinkError;
 
 /// The alert reached some targets but not all (or none): the invocation must fail.
 #[derive(Debug, Clone)]

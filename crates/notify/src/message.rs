@@ -5,7 +5,7 @@ use kms_alerts_core::render::{json_within, subject, text, JSON_MIN_BUDGET};
 use kms_alerts_core::text::cut_bytes;
 use kms_alerts_core::Alert;
 
-use crate::error::SinkError;
+use crate::failure::SinkError;
 use serde_json::json;
 
 /// SNS and SQS reject messages over 256 KiB (262,144 bytes), attributes included.
@@ -52,17 +52,14 @@ pub fn attributes(alert: &Alert) -> Vec<(&'static str, String)> {
 /// [`attributes`] built into an SDK's own attribute type (SNS and SQS each have one).
 pub(crate) fn typed_attributes<T, E: std::fmt::Display>(
     alert: &Alert,
-    target: &str,
     build: impl Fn(String) -> Result<T, E>,
 ) -> Result<Vec<(&'static str, T)>, SinkError> {
     attributes(alert)
         .into_iter()
         .map(|(name, value)| {
-            build(value).map(|v| (name, v)).map_err(|e| SinkError {
-                target: target.to_string(),
-                transient: false,
-                message: e.to_string(),
-            })
+            build(value)
+                .map(|v| (name, v))
+                .map_err(|e| SinkError::permanent(e.to_string()))
         })
         .collect()
 }

@@ -15,9 +15,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use kms_alerts_core::{render, Alert, Format, Severity};
 use sha1::Sha1;
 
-use crate::config::MnsResource;
-use crate::error::{ConfigError, SinkError};
-use crate::retry::RetryPolicy;
+use crate::error::ConfigError;
+use crate::failure::SinkError;
+use crate::sink::{Attempt, BoxFuture, BuildContext, Sink, SinkConfig, SinkOptions};
 
 /// The API version every request names.
 pub const MNS_VERSION: &str = "2015-06-06";
@@ -132,61 +132,114 @@ fn xml_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
     Some(xml[start..end].trim())
 }
 
-/// MNS error codes worth retrying.
-fn transient_code(code: &str) -> bool {
-    matches!(
-        code,
-        "InternalError"
-            | "ServiceUnavailable"
-            | "ServiceBusy"
-            | "Throttling"
-            | "QpsLimitExceeded"
-            | "TooManyRequests"
-    )
+/// An MNS topic or queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MnsResource {
+    Topic,
+    Queue,
+}
+
+impl MnsResource {
+    fn path_word(self) -> &'static str {
+        match self {
+            MnsResource::Topic => "topics",
+            MnsResource::Queue => "queues",
+        }
+    }
+}
+
+/// One MNS topic or queue, as configured:
+/// `mns:https://<account>.mns.<region>.aliyuncs.com/topics/<name>` (or `/queues/<name>`),
+/// with `tag=` (topics) and `format=text|markdown|json` (default JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MnsConfig {
+    /// `https://<account>.mns.<region>.aliyuncs.com` (or a loopback stand-in).
+    pub endpoint: String,
+    pub resource: MnsResource,
+    pub name: String,
+    pub tag: Option<String>,
+    pub format: Format,
+}
+
+pub(crate) fn config(
+    _scheme: &str,
+    address: &str,
+    options: &mut SinkOptions,
+) -> Result<Box<dyn SinkConfig>, String> {
+    let expected =
+        "expected mns:https://<account>.mns.<region>.aliyuncs.com/topics/<name> or /queues/<name>";
+    // Signed requests and the STS token go in clear over http://: only to this machine.
+    let url = crate::address::checked_url(address).map_err(|e| {
+        format!("{e} (MNS over plain http:// would send the signed request and security token in clear)")
+    })?;
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(|s| s.filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let resource = match segments.first() {
+        Some(&"topics") => MnsResource::Topic,
+        Some(&"queues") => MnsResource::Queue,
+        _ => return Err(expected.into()),
+    };
+    let name = match segments.as_slice() {
+        [_, name] => *name,
+        _ => return Err(expected.into()),
+    };
+    let valid = name.len() <= 256 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !valid || url.query().is_some() {
+        return Err(expected.into());
+    }
+    let tag = options.take("tag");
+    if tag.is_some() && resource == MnsResource::Queue {
+        return Err("tag applies to mns topics only".into());
+    }
+    let format = match options.take("format") {
+        Some(f) => f.parse::<Format>()?,
+        None => Format::Json,
+    };
+    let origin = url.origin().ascii_serialization();
+    Ok(Box::new(MnsConfig {
+        endpoint: origin,
+        resource,
+        name: name.to_string(),
+        tag,
+        format,
+    }))
+}
+
+impl SinkConfig for MnsConfig {
+    fn display(&self) -> String {
+        format!(
+            "mns:{}/{}/{}",
+            self.endpoint,
+            self.resource.path_word(),
+            self.name
+        )
+    }
+
+    fn identity(&self) -> String {
+        self.display()
+    }
+
+    fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn Sink>, ConfigError> {
+        Ok(Arc::new(MnsSink::new(self.clone(), ctx.alibaba.clone())?))
+    }
 }
 
 /// Sends alerts to one MNS topic or queue.
 #[derive(Debug, Clone)]
 pub struct MnsSink {
-    endpoint: String,
-    resource: MnsResource,
-    queue_or_topic: String,
-    tag: Option<String>,
-    format: Format,
+    config: MnsConfig,
     credentials: CredentialSource,
     client: crate::https::HttpsClient,
-    retry: RetryPolicy,
-    name: String,
 }
 
 impl MnsSink {
-    pub fn new(
-        endpoint: &str,
-        resource: MnsResource,
-        queue_or_topic: &str,
-        tag: Option<String>,
-        format: Format,
-        credentials: CredentialSource,
-        retry: RetryPolicy,
-    ) -> Result<Self, ConfigError> {
-        let client = crate::https::client("MNS")?;
-        let kind = match resource {
-            MnsResource::Topic => "topics",
-            MnsResource::Queue => "queues",
-        };
+    pub fn new(config: MnsConfig, credentials: CredentialSource) -> Result<Self, ConfigError> {
         Ok(MnsSink {
-            endpoint: endpoint.trim_end_matches('/').to_string(),
-            resource,
-            name: format!(
-                "mns:{}/{kind}/{queue_or_topic}",
-                endpoint.trim_end_matches('/')
-            ),
-            queue_or_topic: queue_or_topic.to_string(),
-            tag,
-            format,
+            config,
             credentials,
-            client,
-            retry,
+            client: crate::https::client("MNS")?,
         })
     }
 
@@ -194,7 +247,7 @@ impl MnsSink {
     pub fn request_body(&self, alert: &Alert) -> String {
         // Base64 grows the payload by 4/3: 49,152 bytes encode to exactly MNS's 65,536.
         let max_payload = MNS_BODY_MAX / 4 * 3 - 1024;
-        let payload = match self.format {
+        let payload = match self.config.format {
             Format::Json => kms_alerts_core::render::json_within(alert, max_payload),
             other => {
                 let mut text = render(alert, other);
@@ -208,10 +261,11 @@ impl MnsSink {
         xml.push_str("<MessageBody>");
         xml.push_str(&b64);
         xml.push_str("</MessageBody>");
-        match self.resource {
+        match self.config.resource {
             MnsResource::Topic => {
                 // The tag lets subscriptions filter; default to the severity.
                 let tag = self
+                    .config
                     .tag
                     .clone()
                     .unwrap_or_else(|| alert.severity.as_str().to_string());
@@ -233,28 +287,16 @@ impl MnsSink {
     }
 
     fn path(&self) -> String {
-        let kind = match self.resource {
-            MnsResource::Topic => "topics",
-            MnsResource::Queue => "queues",
-        };
-        format!("/{kind}/{}/messages", self.queue_or_topic)
-    }
-
-    pub async fn send(&self, alert: &Alert) -> Result<(), SinkError> {
-        let body = Bytes::from(self.request_body(alert));
-        self.retry
-            .run(&self.name, |_| self.send_once(body.clone()))
-            .await
+        format!(
+            "/{}/{}/messages",
+            self.config.resource.path_word(),
+            self.config.name
+        )
     }
 
     async fn send_once(&self, body: Bytes) -> Result<(), SinkError> {
-        let err = |transient: bool, message: String| SinkError {
-            target: self.name.clone(),
-            transient,
-            message,
-        };
         let creds = self.credentials.get().ok_or_else(|| {
-            err(false, "no Alibaba Cloud credentials (set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, or run on Function Compute with a role)".into())
+            SinkError::permanent("no Alibaba Cloud credentials (set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, or run on Function Compute with a role)")
         })?;
         let path = self.path();
         let date = chrono::Utc::now()
@@ -269,7 +311,7 @@ impl MnsSink {
             &[("x-mns-version", MNS_VERSION)],
             &path,
         );
-        let mut req = http::Request::post(format!("{}{path}", self.endpoint))
+        let mut req = http::Request::post(format!("{}{path}", self.config.endpoint))
             .header("content-type", CONTENT_TYPE)
             .header("content-length", body.len())
             .header("date", &date)
@@ -283,18 +325,19 @@ impl MnsSink {
         }
         let req = req
             .body(Full::new(body))
-            .map_err(|e| err(false, format!("cannot build the request: {e}")))?;
+            .map_err(|e| SinkError::permanent(format!("cannot build the request: {e}")))?;
         // Each attempt (request and response body) is bounded by the retry policy.
         let resp = self
             .client
             .request(req)
             .await
-            .map_err(|e| err(true, format!("request failed: {e}")))?;
+            .map_err(|e| SinkError::transient(format!("request failed: {e}")))?;
         let status = resp.status();
+        let retry_after = crate::failure::retry_after_header(resp.headers());
         let bytes = Limited::new(resp.into_body(), 64 * 1024)
             .collect()
             .await
-            .map_err(|e| err(true, format!("reading the response failed: {e}")))?
+            .map_err(|e| SinkError::transient(format!("reading the response failed: {e}")))?
             .to_bytes();
         if status.is_success() {
             return Ok(());
@@ -303,13 +346,27 @@ impl MnsSink {
         let code = xml_text(&text, "Code").unwrap_or("").to_string();
         let message = xml_text(&text, "Message").unwrap_or("").to_string();
         let request_id = xml_text(&text, "RequestId").unwrap_or("").to_string();
-        let transient = status.is_server_error() || status.as_u16() == 429 || transient_code(&code);
+        let failure = crate::failure::from_code(
+            Some(status.as_u16()),
+            Some(code.as_str()).filter(|c| !c.is_empty()),
+            retry_after,
+        );
         let detail = if code.is_empty() {
             format!("HTTP {status}")
         } else {
             format!("HTTP {status} {code}: {message} (RequestId {request_id})")
         };
-        Err(err(transient, detail))
+        Err(SinkError::new(failure, detail))
+    }
+}
+
+impl Sink for MnsSink {
+    fn send<'a>(
+        &'a self,
+        alert: &'a Alert,
+        _: Attempt<'a>,
+    ) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(self.send_once(Bytes::from(self.request_body(alert))))
     }
 }
 

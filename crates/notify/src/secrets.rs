@@ -7,7 +7,8 @@ use std::fmt;
 
 use tokio::sync::Mutex;
 
-use crate::error::{ConfigError, SinkError};
+use crate::error::ConfigError;
+use crate::failure::SinkError;
 
 /// A reference to a secret value.
 #[derive(Clone, PartialEq, Eq)]
@@ -60,27 +61,7 @@ impl SecretRef {
     }
 }
 
-/// An inline secret as logs show it: a URL keeps its scheme and host, anything else its last
-/// four characters (`https://hooks.slack.com/****`, `****abcd`).
-pub fn mask(value: &str) -> String {
-    if let Some((scheme, rest)) = value.split_once("://") {
-        let host = rest.split(['/', '?']).next().unwrap_or("");
-        return format!("{scheme}://{host}/****");
-    }
-    let tail: String = value
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    if value.chars().count() > 8 {
-        format!("****{tail}")
-    } else {
-        "****".to_string()
-    }
-}
+pub use crate::address::mask;
 
 /// A secret with its cached value.
 pub struct Secret {
@@ -131,23 +112,18 @@ impl Secret {
         })
     }
 
-    /// The reference, for names and logs.
-    pub fn reference(&self) -> &SecretRef {
-        &self.reference
-    }
-
     /// The value if it is already known (inline, environment, or read before).
     pub fn cached_now(&self) -> Option<String> {
         self.cached.try_lock().ok().and_then(|c| c.clone())
     }
 
     /// The value, from the cache or the store.
-    pub async fn get(&self, target: &str) -> Result<String, SinkError> {
+    pub async fn get(&self) -> Result<String, SinkError> {
         let mut cached = self.cached.lock().await;
         if let Some(v) = cached.as_ref() {
             return Ok(v.clone());
         }
-        let value = self.fetch(target).await?;
+        let value = self.fetch().await?;
         *cached = Some(value.clone());
         Ok(value)
     }
@@ -161,12 +137,8 @@ impl Secret {
         self.cached.lock().await.take().is_some()
     }
 
-    async fn fetch(&self, target: &str) -> Result<String, SinkError> {
-        let err = |message: String| SinkError {
-            target: target.to_string(),
-            transient: true,
-            message,
-        };
+    async fn fetch(&self) -> Result<String, SinkError> {
+        let err = |m: String| SinkError::transient(m);
         let conf = self
             .aws
             .as_ref()

@@ -12,14 +12,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::aws::sdk_failure;
+use crate::failure::SinkError;
+use crate::target::TargetId;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
-use sha2::{Digest, Sha256};
-
-use crate::aws_error::sink_error;
-use crate::error::SinkError;
 
 const SENDING: &str = "sending";
 const SENT: &str = "sent";
@@ -56,21 +55,15 @@ impl SharedDedup {
         }
     }
 
-    /// The item key of `target` and `dedup_key`: the dedup key, readable, and a hash of the
-    /// target's name (names of webhook targets are secrets).
-    pub fn item_key(target: &str, dedup_key: &str) -> String {
-        let digest = Sha256::digest(target.as_bytes());
-        let mut out = String::with_capacity(dedup_key.len() + 17);
-        out.push_str(dedup_key);
-        out.push('#');
-        for b in &digest[..8] {
-            out.push_str(&format!("{b:02x}"));
-        }
-        out
+    /// The item key of a target and an alert: the dedup key, readable, and a hash of the
+    /// target's identity (addresses of webhook targets are secrets; two targets on one host
+    /// have different identities).
+    pub fn item_key(target: &TargetId, dedup_key: &str) -> String {
+        format!("{dedup_key}#{}", &target.scoped("")[..16])
     }
 
     /// Tries to claim `key` for this instance.
-    pub async fn claim(&self, target: &str, key: &str) -> Result<ClaimOutcome, SinkError> {
+    pub async fn claim(&self, key: &str) -> Result<ClaimOutcome, SinkError> {
         let now = epoch_seconds();
         let token = new_token();
         let result = self
@@ -92,16 +85,16 @@ impl SharedDedup {
                 Some(PutItemError::ConditionalCheckFailedException(held)) => match held.item() {
                     Some(item) => Ok(state_of(item, now)),
                     // Older servers do not return the item: read it.
-                    None => self.state(target, key).await,
+                    None => self.state(key).await,
                 },
-                _ => Err(self.error(target, "claim", sink_error(target, e))),
+                _ => Err(self.error("claim", sdk_failure(e))),
             },
         }
     }
 
     /// Reads where `key` stands now (consistent read); a missing or lapsed item is free to
     /// claim, reported as `InProgress(0)`.
-    pub async fn state(&self, target: &str, key: &str) -> Result<ClaimOutcome, SinkError> {
+    pub async fn state(&self, key: &str) -> Result<ClaimOutcome, SinkError> {
         let out = self
             .client
             .get_item()
@@ -110,7 +103,7 @@ impl SharedDedup {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.error(target, "read", sink_error(target, e)))?;
+            .map_err(|e| self.error("read", sdk_failure(e)))?;
         Ok(match out.item() {
             Some(item) => state_of(item, epoch_seconds()),
             None => ClaimOutcome::InProgress(0),
@@ -118,7 +111,7 @@ impl SharedDedup {
     }
 
     /// Records that this instance delivered `key`: remembered for the dedup TTL.
-    pub async fn confirm(&self, target: &str, key: &str, token: &str) -> Result<(), SinkError> {
+    pub async fn confirm(&self, key: &str, token: &str) -> Result<(), SinkError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -132,12 +125,12 @@ impl SharedDedup {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| self.error(target, "confirm", sink_error(target, e)))
+            .map_err(|e| self.error("confirm", sdk_failure(e)))
     }
 
     /// Gives up this instance's claim on `key` (the send failed), so a retry need not wait
     /// for it to lapse. Only the holder's own claim is removed.
-    pub async fn release(&self, target: &str, key: &str, token: &str) -> Result<(), SinkError> {
+    pub async fn release(&self, key: &str, token: &str) -> Result<(), SinkError> {
         let result = self
             .client
             .delete_item()
@@ -156,19 +149,16 @@ impl SharedDedup {
             Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
                 Ok(())
             }
-            Err(e) => Err(self.error(target, "release", sink_error(target, e))),
+            Err(e) => Err(self.error("release", sdk_failure(e))),
         }
     }
 
-    fn error(&self, target: &str, what: &str, mut e: SinkError) -> SinkError {
-        e.target = target.to_string();
-        e.message = format!(
+    fn error(&self, what: &str, e: SinkError) -> SinkError {
+        // The alert is unsent and the table may answer later: retry, never drop.
+        SinkError::transient(format!(
             "dedup table {} ({what}) unavailable, not sent: {}",
             self.table, e.message
-        );
-        // The alert is unsent and the table may answer later: retry, never drop.
-        e.transient = true;
-        e
+        ))
     }
 }
 
@@ -245,14 +235,13 @@ mod tests {
 
     #[test]
     fn item_keys_hide_the_target_and_keep_the_alert() {
-        let k = SharedDedup::item_key(
-            "slack:https://hooks.slack.com/services/T/B/secret",
-            "aws:key_deleted:abc",
-        );
+        let slack_a = TargetId::new(0, "slack:https://hooks.slack.com/services/T/B/secret");
+        let slack_b = TargetId::new(1, "slack:https://hooks.slack.com/services/T/B/other");
+        let k = SharedDedup::item_key(&slack_a, "aws:key_deleted:abc");
         assert!(k.starts_with("aws:key_deleted:abc#"));
         assert!(!k.contains("secret"));
         assert_eq!(k.len(), "aws:key_deleted:abc#".len() + 16);
-        assert_ne!(k, SharedDedup::item_key("sns:arn", "aws:key_deleted:abc"));
+        assert_ne!(k, SharedDedup::item_key(&slack_b, "aws:key_deleted:abc"));
         assert_ne!(new_token(), new_token());
     }
 }

@@ -1,5 +1,6 @@
-//! SNS and SQS sinks against aws-smithy-mocks: request shape, retry of transient errors, and
-//! permanent errors failing the publish.
+//! SNS and SQS sinks against aws-smithy-mocks: request shape, retry of transient errors by the
+//! notifier's one retry loop (the SDK's own retries are off), and permanent errors failing the
+//! publish.
 
 use aws_sdk_sns::config::retry::RetryConfig;
 use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
@@ -7,22 +8,61 @@ use aws_sdk_sns::types::error::NotFoundException;
 use aws_sdk_sqs::operation::send_message::SendMessageOutput;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use kms_alerts_core::Severity;
-use kms_alerts_notify::{Notifier, Settings, Sink, SnsSink, SqsSink, Target};
+use std::sync::Arc;
+
+use kms_alerts_notify::{
+    Notifier, RetryPolicy, Settings, Sink, SnsConfig, SnsSink, SqsConfig, SqsSink, Target,
+};
 use kms_alerts_testkit::alert;
 
-fn fast_retries() -> RetryConfig {
-    RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(std::time::Duration::from_millis(1))
+/// The SDK's own retries off, as the notifier builds its sink clients.
+fn no_sdk_retries() -> RetryConfig {
+    RetryConfig::disabled()
 }
 
-fn target(name: &str, sink: Sink, min: Severity) -> Target {
-    Target {
-        name: name.into(),
-        min_severity: min,
-        route: Default::default(),
-        sink,
+fn settings() -> Settings {
+    Settings {
+        retry_base: std::time::Duration::from_millis(1),
+        ..Settings::default()
     }
+}
+
+fn retry() -> RetryPolicy {
+    settings().retry()
+}
+
+fn sns(client: aws_sdk_sns::Client, topic_arn: &str) -> Arc<dyn Sink> {
+    Arc::new(SnsSink::new(
+        client,
+        SnsConfig {
+            topic_arn: topic_arn.into(),
+            chatbot: false,
+        },
+    ))
+}
+
+fn sqs(client: aws_sdk_sqs::Client, queue_url: &str) -> Arc<dyn Sink> {
+    Arc::new(SqsSink::new(
+        client,
+        SqsConfig {
+            queue_url: queue_url.into(),
+            region: None,
+        },
+    ))
+}
+
+fn target(index: usize, name: &str, sink: Arc<dyn Sink>, min: Severity) -> Target {
+    let mut t = Target::new(index, name, name, sink);
+    t.min_severity = min;
+    t
+}
+
+/// Target labels without their identity suffix.
+fn names(labels: &[String]) -> Vec<&str> {
+    labels
+        .iter()
+        .map(|l| l.split(" [#").next().unwrap_or(l))
+        .collect()
 }
 
 #[tokio::test]
@@ -50,8 +90,13 @@ async fn sns_publish_has_subject_structure_attributes_and_fifo_ids() {
         })
         .then_output(|| PublishOutput::builder().message_id("m-1").build());
     let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule]);
-    let sink = SnsSink::new(client, "arn:aws:sns:us-east-1:111122223333:alerts.fifo");
-    sink.send(&alert("aws/kms-cmk-deletion.json"))
+    let sink = target(
+        0,
+        "t",
+        sns(client, "arn:aws:sns:us-east-1:111122223333:alerts.fifo"),
+        Severity::Info,
+    );
+    sink.send(&alert("aws/kms-cmk-deletion.json"), &retry())
         .await
         .unwrap();
     assert_eq!(rule.num_calls(), 1);
@@ -66,9 +111,14 @@ async fn sns_transient_errors_are_retried_then_succeed() {
         .output(|| PublishOutput::builder().message_id("m-2").build())
         .build();
     let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], |b| b
-        .retry_config(fast_retries()));
-    let sink = SnsSink::new(client, "arn:aws:sns:us-east-1:111122223333:alerts");
-    sink.send(&alert("aws/kms-cmk-rotation.json"))
+        .retry_config(no_sdk_retries()));
+    let sink = target(
+        0,
+        "t",
+        sns(client, "arn:aws:sns:us-east-1:111122223333:alerts"),
+        Severity::Info,
+    );
+    sink.send(&alert("aws/kms-cmk-rotation.json"), &retry())
         .await
         .unwrap();
     assert_eq!(rule.num_calls(), 3);
@@ -82,14 +132,15 @@ async fn sns_gives_up_after_bounded_retries_and_fails_the_publish() {
         .times(5)
         .build();
     let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], |b| b
-        .retry_config(fast_retries()));
+        .retry_config(no_sdk_retries()));
     let notifier = Notifier::with_targets(
         vec![target(
+            0,
             "sns:t",
-            Sink::Sns(SnsSink::new(client, "arn:aws:sns:us-east-1:1:t")),
+            sns(client, "arn:aws:sns:us-east-1:1:t"),
             Severity::Info,
         )],
-        &Settings::default(),
+        &settings(),
     );
     let err = notifier
         .publish(&alert("aws/kms-cmk-rotation.json"))
@@ -97,7 +148,7 @@ async fn sns_gives_up_after_bounded_retries_and_fails_the_publish() {
         .unwrap_err();
     assert_eq!(rule.num_calls(), 3, "max_attempts bounds the retries");
     assert_eq!(err.failures.len(), 1);
-    assert!(err.failures[0].transient);
+    assert!(err.failures[0].is_retryable());
     assert!(
         err.to_string().contains("was not published to 1 target(s)"),
         "{err}"
@@ -114,14 +165,19 @@ async fn sns_permanent_error_is_not_retried() {
         )
     });
     let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], |b| b
-        .retry_config(fast_retries()));
-    let sink = SnsSink::new(client, "arn:aws:sns:us-east-1:1:missing");
+        .retry_config(no_sdk_retries()));
+    let sink = target(
+        0,
+        "t",
+        sns(client, "arn:aws:sns:us-east-1:1:missing"),
+        Severity::Info,
+    );
     let err = sink
-        .send(&alert("aws/kms-cmk-rotation.json"))
+        .send(&alert("aws/kms-cmk-rotation.json"), &retry())
         .await
         .unwrap_err();
     assert_eq!(rule.num_calls(), 1);
-    assert!(!err.transient);
+    assert!(!err.is_retryable());
     assert!(
         err.message.contains("Topic does not exist"),
         "{}",
@@ -146,11 +202,16 @@ async fn sqs_send_has_json_body_attributes_and_fifo_ids() {
         })
         .then_output(|| SendMessageOutput::builder().message_id("q-1").build());
     let client = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&rule]);
-    let sink = SqsSink::new(
-        client,
-        "https://sqs.us-east-1.amazonaws.com/111122223333/audit.fifo",
+    let sink = target(
+        0,
+        "q",
+        sqs(
+            client,
+            "https://sqs.us-east-1.amazonaws.com/111122223333/audit.fifo",
+        ),
+        Severity::Info,
     );
-    sink.send(&alert("alibaba/secret-rotation-failure.json"))
+    sink.send(&alert("alibaba/secret-rotation-failure.json"), &retry())
         .await
         .unwrap();
     assert_eq!(rule.num_calls(), 1);
@@ -162,33 +223,32 @@ async fn min_severity_and_dedup_decide_which_targets_are_sent_to() {
         mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
     let audit = mock!(aws_sdk_sqs::Client::send_message)
         .then_output(|| SendMessageOutput::builder().build());
-    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&pager]);
-    let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&audit]);
+    let sns_client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&pager]);
+    let sqs_client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&audit]);
     let notifier = Notifier::with_targets(
         vec![
             target(
+                0,
                 "pager",
-                Sink::Sns(SnsSink::new(sns, "arn:aws:sns:us-east-1:1:pager")),
+                sns(sns_client, "arn:aws:sns:us-east-1:1:pager"),
                 Severity::Critical,
             ),
             target(
+                1,
                 "audit",
-                Sink::Sqs(SqsSink::new(
-                    sqs,
-                    "https://sqs.us-east-1.amazonaws.com/1/audit",
-                )),
+                sqs(sqs_client, "https://sqs.us-east-1.amazonaws.com/1/audit"),
                 Severity::Info,
             ),
         ],
-        &Settings::default(),
+        &settings(),
     );
     let info = notifier
         .publish(&alert("aws/kms-cmk-rotation.json"))
         .await
         .unwrap();
     assert_eq!(
-        (info.sent, info.filtered),
-        (vec!["audit".to_string()], vec!["pager".to_string()])
+        (names(&info.sent), names(&info.filtered)),
+        (vec!["audit"], vec!["pager"])
     );
     let crit = notifier
         .publish(&alert("aws/kms-imported-key-material-expiration.json"))
@@ -217,34 +277,35 @@ async fn partial_failure_fails_the_publish_and_the_retry_reaches_only_the_failed
         })
         .output(|| PublishOutput::builder().build())
         .build();
-    let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&ok]);
-    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&flaky]);
+    let sqs_client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&ok]);
+    let sns_client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&flaky]);
     let notifier = Notifier::with_targets(
         vec![
             target(
+                0,
                 "audit",
-                Sink::Sqs(SqsSink::new(
-                    sqs,
-                    "https://sqs.us-east-1.amazonaws.com/1/audit",
-                )),
+                sqs(sqs_client, "https://sqs.us-east-1.amazonaws.com/1/audit"),
                 Severity::Info,
             ),
             target(
-                "pager",
-                Sink::Sns(SnsSink::new(sns, "arn:aws:sns:us-east-1:1:pager")),
+                1,
+                "sns:arn:aws:sns:us-east-1:1:pager",
+                sns(sns_client, "arn:aws:sns:us-east-1:1:pager"),
                 Severity::Info,
             ),
         ],
-        &Settings::default(),
+        &settings(),
     );
     let a = alert("aws/kms-cmk-deletion.json");
     let err = notifier.publish(&a).await.unwrap_err();
-    assert_eq!(err.sent, ["audit"]);
-    assert_eq!(err.failures[0].target, "sns:arn:aws:sns:us-east-1:1:pager");
+    assert_eq!(names(&err.sent), ["audit"]);
+    assert!(err.failures[0]
+        .target
+        .starts_with("sns:arn:aws:sns:us-east-1:1:pager [#2 "));
     let retry = notifier.publish(&a).await.unwrap();
     assert_eq!(
-        (retry.sent, retry.duplicate),
-        (vec!["pager".to_string()], vec!["audit".to_string()])
+        (names(&retry.sent), names(&retry.duplicate)),
+        (vec!["sns:arn:aws:sns:us-east-1:1:pager"], vec!["audit"])
     );
     assert_eq!(ok.num_calls(), 1);
 }

@@ -5,7 +5,18 @@ use base64::Engine as _;
 use kms_alerts_core::render::subject;
 use kms_alerts_core::{Alert, Fact, Format};
 use kms_alerts_notify::message::{attributes_size, sns_message, sqs_body, AWS_MESSAGE_MAX};
-use kms_alerts_notify::{CredentialSource, MnsResource, MnsSink, RetryPolicy};
+use kms_alerts_notify::{CredentialSource, MnsConfig, MnsResource, MnsSink};
+
+fn mns(resource: MnsResource, format: Format) -> MnsSink {
+    let config = MnsConfig {
+        endpoint: "https://1.mns.cn-hangzhou.aliyuncs.com".into(),
+        resource,
+        name: "q".into(),
+        tag: None,
+        format,
+    };
+    MnsSink::new(config, CredentialSource::default()).unwrap()
+}
 use proptest::prelude::*;
 
 fn nasty() -> impl Strategy<Value = String> {
@@ -77,8 +88,7 @@ proptest! {
         let inner: serde_json::Value = serde_json::from_str(&sqs).unwrap();
         prop_assert!(!inner.get("raw").is_some_and(|r| r != &a.raw));
         for format in [Format::Json, Format::Text, Format::Markdown] {
-            let sink = MnsSink::new("https://1.mns.cn-hangzhou.aliyuncs.com", MnsResource::Queue, "q",
-                None, format, CredentialSource::default(), RetryPolicy::default()).unwrap();
+            let sink = mns(MnsResource::Queue, format);
             let n = mns_body_len(&sink, &a);
             prop_assert!(n <= 65_536, "MNS {format:?} {n}");
         }
@@ -102,16 +112,7 @@ fn twelve_long_chinese_fields_fit_mns() {
         "错误".repeat(5000),
         "cn-hangzhou".into(),
     );
-    let sink = MnsSink::new(
-        "https://1.mns.cn-hangzhou.aliyuncs.com",
-        MnsResource::Topic,
-        "t",
-        None,
-        Format::Json,
-        CredentialSource::default(),
-        RetryPolicy::default(),
-    )
-    .unwrap();
+    let sink = mns(MnsResource::Topic, Format::Json);
     let n = mns_body_len(&sink, &a);
     assert!(n <= 65_536, "{n}");
 }

@@ -2,7 +2,11 @@
 //! (path and token, signature and its time window, required keyword, message shape and size
 //! limits) and answer with the vendor's own success and error bodies: Slack `ok` / 404
 //! `no_service`, Teams 202, DingTalk `errcode` 0 / 310000 / 130101, Lark `code` 0 / 19021 /
-//! 19024 / 11232, WeCom `errcode` 0 / 93000 / 45009, PagerDuty 202 / 400 / 429.
+//! 19024 / 11232, WeCom `errcode` 0 / 93000 / 45009, PagerDuty 202 / 400 / 429, Google Chat
+//! 200 with the message's `name` and `thread` / Google's JSON errors.
+//!
+//! Each stand-in is one host with two webhooks on it ([`TOKEN`] and [`TOKEN2`]), as two
+//! channels of one workspace are: [`ChatServer::received_for`] tells them apart.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,14 +26,19 @@ pub enum Service {
     Lark,
     WeCom,
     PagerDuty,
+    GoogleChat,
 }
 
-/// The token, key or routing key every stand-in expects.
+/// The token, key or routing key of the first webhook on every stand-in.
 pub const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+/// The second webhook on the same host: another channel of the same workspace.
+pub const TOKEN2: &str = "fedcba9876543210fedcba9876543210";
+const TOKENS: [&str; 2] = [TOKEN, TOKEN2];
 
 #[derive(Default)]
 struct State {
-    received: Vec<Value>,
+    /// Accepted messages with the webhook (token) they came to.
+    received: Vec<(String, Value)>,
     rejected: Vec<String>,
     requests: u32,
     rate_limit_next: u32,
@@ -74,7 +83,7 @@ impl ChatServer {
                 limited,
             );
             match outcome {
-                Ok(v) => s.received.push(v),
+                Ok((token, v)) => s.received.push((token, v)),
                 Err(e) => s.rejected.push(e),
             }
             resp
@@ -88,16 +97,24 @@ impl ChatServer {
 
     /// The webhook URL (or, for PagerDuty, the Events API address) to configure.
     pub fn url(&self) -> String {
+        self.url_for(TOKEN)
+    }
+
+    /// The URL of the webhook with `token` ([`TOKEN`] or [`TOKEN2`]) on this host.
+    pub fn url_for(&self, token: &str) -> String {
         let base = self.server.url();
         match self.service {
-            Service::Slack => format!("{base}/services/T000/B000/{TOKEN}"),
+            Service::Slack => format!("{base}/services/T000/B000/{token}"),
             Service::Teams => format!(
-                "{base}/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={TOKEN}"
+                "{base}/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={token}"
             ),
-            Service::DingTalk => format!("{base}/robot/send?access_token={TOKEN}"),
-            Service::Lark => format!("{base}/open-apis/bot/v2/hook/{TOKEN}"),
-            Service::WeCom => format!("{base}/cgi-bin/webhook/send?key={TOKEN}"),
+            Service::DingTalk => format!("{base}/robot/send?access_token={token}"),
+            Service::Lark => format!("{base}/open-apis/bot/v2/hook/{token}"),
+            Service::WeCom => format!("{base}/cgi-bin/webhook/send?key={token}"),
             Service::PagerDuty => format!("{base}/v2/enqueue"),
+            Service::GoogleChat => {
+                format!("{base}/v1/spaces/AAAA1234/messages?key=AIzaFAKEkey&token={token}")
+            }
         }
     }
 
@@ -113,7 +130,18 @@ impl ChatServer {
 
     /// Messages accepted, in order.
     pub fn received(&self) -> Vec<Value> {
-        self.state.lock().unwrap().received.clone()
+        let s = self.state.lock().unwrap();
+        s.received.iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    /// Messages the webhook with `token` accepted, in order.
+    pub fn received_for(&self, token: &str) -> Vec<Value> {
+        let s = self.state.lock().unwrap();
+        s.received
+            .iter()
+            .filter(|(t, _)| t == token)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Why requests were refused (bad shape, signature, keyword, limit, rate limit).
@@ -161,7 +189,13 @@ fn chars(v: &Value) -> usize {
     v.as_str().map_or(0, |s| s.chars().count())
 }
 
-type Outcome = Result<Value, String>;
+/// The webhook (token) and message accepted, or why not.
+type Outcome = Result<(String, Value), String>;
+
+/// Which of the webhooks on this host `found` names.
+fn token_of(found: Option<&str>) -> Option<String> {
+    found.filter(|t| TOKENS.contains(t)).map(str::to_string)
+}
 
 fn answer(
     service: Service,
@@ -177,9 +211,9 @@ fn answer(
     };
     match service {
         Service::Slack => {
-            if !req.path.ends_with(&format!("/services/T000/B000/{TOKEN}")) {
+            let Some(token) = token_of(req.path.strip_prefix("/services/T000/B000/")) else {
                 return (Response::new(404, "no_service"), Err("no_service".into()));
-            }
+            };
             if limited {
                 return (
                     Response::new(429, "rate_limited").header("retry-after", "1"),
@@ -216,11 +250,11 @@ fn answer(
             };
             match problem {
                 Some(p) => (Response::new(400, "invalid_blocks"), Err(p.into())),
-                None => (Response::new(200, "ok"), Ok(v)),
+                None => (Response::new(200, "ok"), Ok((token, v))),
             }
         }
         Service::Teams => {
-            if param(&req.path, "sig").as_deref() != Some(TOKEN) {
+            let Some(token) = token_of(param(&req.path, "sig").as_deref()) else {
                 return (
                     Response::new(
                         401,
@@ -228,7 +262,7 @@ fn answer(
                     ),
                     Err("bad sig".into()),
                 );
-            }
+            };
             if limited {
                 return (
                     Response::new(429, "").header("retry-after", "1"),
@@ -250,15 +284,15 @@ fn answer(
                     Err("not a Teams Adaptive Card message within 28 KB".into()),
                 );
             }
-            (Response::new(202, ""), Ok(json_body.unwrap()))
+            (Response::new(202, ""), Ok((token, json_body.unwrap())))
         }
         Service::DingTalk => {
             let ding = |code: i64, msg: &str| {
                 Response::new(200, json!({"errcode": code, "errmsg": msg}).to_string())
             };
-            if param(&req.path, "access_token").as_deref() != Some(TOKEN) {
+            let Some(token) = token_of(param(&req.path, "access_token").as_deref()) else {
                 return (ding(300005, "token is not exist"), Err("token".into()));
-            }
+            };
             if let Some(secret) = secret {
                 let ts: i64 = param(&req.path, "timestamp")
                     .and_then(|t| t.parse().ok())
@@ -295,7 +329,7 @@ fn answer(
             if v["msgUuid"].as_str().unwrap_or("").is_empty() {
                 return (ding(40035, "msgUuid missing"), Err("no msgUuid".into()));
             }
-            (ding(0, "ok"), Ok(v))
+            (ding(0, "ok"), Ok((token, v)))
         }
         Service::Lark => {
             let lark = |code: i64, msg: &str| {
@@ -304,7 +338,7 @@ fn answer(
                     json!({"code": code, "msg": msg, "data": {}}).to_string(),
                 )
             };
-            if !req.path.ends_with(&format!("/hook/{TOKEN}")) {
+            let Some(token) = token_of(req.path.strip_prefix("/open-apis/bot/v2/hook/")) else {
                 return (
                     lark(
                         19001,
@@ -312,7 +346,7 @@ fn answer(
                     ),
                     Err("token".into()),
                 );
-            }
+            };
             if req.body.len() > 20 * 1024 {
                 return (lark(9499, "Bad Request"), Err("over 20 KB".into()));
             }
@@ -348,13 +382,13 @@ fn answer(
             if !has_keyword(&v["card"]) {
                 return (lark(19024, "Key Words Not Found"), Err("keyword".into()));
             }
-            (lark(0, "success"), Ok(v))
+            (lark(0, "success"), Ok((token, v)))
         }
         Service::WeCom => {
             let we = |code: i64, msg: &str| {
                 Response::new(200, json!({"errcode": code, "errmsg": msg}).to_string())
             };
-            if param(&req.path, "key").as_deref() != Some(TOKEN) {
+            let Some(token) = token_of(param(&req.path, "key").as_deref()) else {
                 return (
                     we(
                         93000,
@@ -362,7 +396,7 @@ fn answer(
                     ),
                     Err("key".into()),
                 );
-            }
+            };
             if limited {
                 return (
                     we(45009, "api freq out of limit"),
@@ -384,7 +418,7 @@ fn answer(
                     Err(format!("content {bytes} bytes over {max}")),
                 );
             }
-            (we(0, "ok"), Ok(v))
+            (we(0, "ok"), Ok((token, v)))
         }
         Service::PagerDuty => {
             if limited {
@@ -402,9 +436,9 @@ fn answer(
             let Ok(v) = json_body else {
                 return bad("Invalid JSON");
             };
-            if v["routing_key"] != TOKEN {
+            let Some(token) = token_of(v["routing_key"].as_str()) else {
                 return bad("Invalid routing key");
-            }
+            };
             let dedup = v["dedup_key"].as_str().unwrap_or("");
             if dedup.is_empty() || dedup.len() > 255 {
                 return bad("dedup_key is missing or longer than 255");
@@ -433,8 +467,73 @@ fn answer(
                     json!({"status": "success", "message": "Event processed", "dedup_key": dedup})
                         .to_string(),
                 ),
-                Ok(v),
+                Ok((token, v)),
             )
         }
+        Service::GoogleChat => google_chat(req, json_body.ok(), limited),
     }
+}
+
+/// Google Chat: the token in the query, a `cardsV2` message with a `text` fallback within
+/// 32,000 bytes, a `thread.threadKey` with `messageReplyOption`; errors in Google's format.
+fn google_chat(req: &Request, body: Option<Value>, limited: bool) -> (Response, Outcome) {
+    let error = |code: u16, status: &str, message: &str| {
+        Response::new(
+            code,
+            json!({"error": {"code": code, "message": message, "status": status}}).to_string(),
+        )
+    };
+    let path_ok = req.path.starts_with("/v1/spaces/AAAA1234/messages?");
+    let Some(token) = token_of(param(&req.path, "token").as_deref()).filter(|_| path_ok) else {
+        return (
+            error(
+                403,
+                "PERMISSION_DENIED",
+                "The caller does not have permission",
+            ),
+            Err("token".into()),
+        );
+    };
+    if param(&req.path, "key").as_deref() != Some("AIzaFAKEkey") {
+        return (
+            error(400, "INVALID_ARGUMENT", "API key not valid"),
+            Err("key".into()),
+        );
+    }
+    if limited {
+        return (
+            error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted")
+                .header("retry-after", "1"),
+            Err("rate limited".into()),
+        );
+    }
+    let Some(v) = body else {
+        return (
+            error(400, "INVALID_ARGUMENT", "Invalid JSON payload received."),
+            Err("not JSON".into()),
+        );
+    };
+    let card = &v["cardsV2"][0]["card"];
+    let thread_key = v["thread"]["threadKey"].as_str().unwrap_or("");
+    let problem = if req.body.len() > 32_000 {
+        Some("message over 32,000 bytes")
+    } else if chars(&v["text"]) == 0 || chars(&card["header"]["title"]) == 0 {
+        Some("no text or card header")
+    } else if thread_key.is_empty() || thread_key.chars().count() > 4000 {
+        Some("threadKey missing or over 4,000 characters")
+    } else if param(&req.path, "messageReplyOption").as_deref()
+        != Some("REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD")
+    {
+        Some("messageReplyOption missing")
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        return (error(400, "INVALID_ARGUMENT", p), Err(p.into()));
+    }
+    let reply = json!({
+        "name": "spaces/AAAA1234/messages/m1",
+        "thread": {"name": format!("spaces/AAAA1234/threads/{}", thread_key.len())},
+    });
+    (Response::new(200, reply.to_string()), Ok((token, v)))
 }

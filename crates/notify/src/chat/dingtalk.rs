@@ -11,7 +11,7 @@ use kms_alerts_core::Alert;
 use serde_json::json;
 use sha2::Sha256;
 
-use super::{fitted, markdown, split_secret, Options, Outgoing, Verdict, View};
+use super::{fitted, markdown, split_secret, Options, Outgoing, Service, Verdict, View};
 
 /// DingTalk documents no message size; 20,000 bytes keeps well inside what robots take.
 const BODY_MAX: usize = 20_000;
@@ -34,7 +34,7 @@ fn text(v: &View, incident: Option<&str>) -> String {
     t
 }
 
-pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
     let (mut url, secret) = split_secret(address);
     let body = fitted(alert, o, markdown, BODY_MAX, |v| {
         let mut t = text(v, alert.incident_key.as_deref());
@@ -59,7 +59,7 @@ pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgo
     Ok(Outgoing { url, body })
 }
 
-pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
+fn verdict(status: u16, body: &[u8]) -> Verdict {
     super::by_code(
         status,
         body,
@@ -68,6 +68,33 @@ pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
         &[310000, 300005],
         "DingTalk",
     )
+}
+
+/// The service.
+pub(crate) struct DingTalk;
+
+impl Service for DingTalk {
+    fn name(&self) -> &'static str {
+        "dingtalk"
+    }
+    /// The robot's token, and the signing secret this project splits off before sending.
+    fn url_params(&self) -> &'static [&'static str] {
+        &["access_token", "secret"]
+    }
+    fn can_mention(&self) -> bool {
+        true
+    }
+    fn check_address(&self, address: &str) -> Result<(), String> {
+        super::has_query_param(address, "access_token")
+            .then_some(())
+            .ok_or_else(|| "expected the robot URL with its access_token".into())
+    }
+    fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+        request(alert, address, o)
+    }
+    fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
+        verdict(status, body)
+    }
 }
 
 #[cfg(test)]
@@ -95,7 +122,7 @@ mod tests {
         ));
         assert!(matches!(
             verdict(200, br#"{"errcode":130101,"errmsg":"send too fast"}"#),
-            Verdict::Transient(_)
+            Verdict::RateLimited(_)
         ));
         assert!(matches!(verdict(200, b"<html>"), Verdict::Permanent(_)));
         assert!(matches!(verdict(502, b""), Verdict::Transient(_)));

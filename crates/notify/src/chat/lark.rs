@@ -11,7 +11,7 @@ use kms_alerts_core::{Alert, Severity};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use super::{fitted, markdown, split_secret, Options, Outgoing, Verdict, View};
+use super::{fitted, markdown, split_secret, Options, Outgoing, Service, Verdict, View};
 
 const BODY_MAX: usize = 20_000;
 
@@ -62,7 +62,7 @@ fn card(v: &View, mention: bool, incident: Option<&str>) -> Value {
            "elements": elements})
 }
 
-pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
     let (url, secret) = split_secret(address);
     let timestamp = o.now_ms / 1000;
     let body = fitted(alert, o, markdown, BODY_MAX, |v| {
@@ -76,7 +76,7 @@ pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgo
     Ok(Outgoing { url, body })
 }
 
-pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
+fn verdict(status: u16, body: &[u8]) -> Verdict {
     super::by_code(
         status,
         body,
@@ -85,6 +85,31 @@ pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
         &[19021],
         "Lark",
     )
+}
+
+/// The service.
+pub(crate) struct Lark;
+
+impl Service for Lark {
+    fn name(&self) -> &'static str {
+        "lark"
+    }
+    /// The signing secret this project splits off before sending.
+    fn url_params(&self) -> &'static [&'static str] {
+        &["secret"]
+    }
+    fn can_mention(&self) -> bool {
+        true
+    }
+    fn check_address(&self, _address: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+        request(alert, address, o)
+    }
+    fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
+        verdict(status, body)
+    }
 }
 
 #[cfg(test)]
@@ -109,7 +134,7 @@ mod tests {
         assert!(matches!(verdict(200, br#"{"code":19021,"msg":"sign match fail or timestamp is not within one hour from current time"}"#), Verdict::Auth(_)));
         assert!(matches!(
             verdict(200, br#"{"code":11232,"msg":"frequency limited psm"}"#),
-            Verdict::Transient(_)
+            Verdict::RateLimited(_)
         ));
         assert!(matches!(
             verdict(200, br#"{"code":19024,"msg":"Key Words Not Found"}"#),

@@ -1,22 +1,25 @@
 //! Chat and pager services, posted to directly: Slack (incoming webhook, Block Kit), Microsoft
 //! Teams (Workflows webhook, Adaptive Card), DingTalk (custom robot, signed), Lark/Feishu
-//! (custom bot, signed), WeCom (group robot) and PagerDuty (Events API v2). One file per
-//! service builds its request and reads its answer; sending, retrying (with `Retry-After`),
-//! secret refresh and the size fitting shared by all are here.
+//! (custom bot, signed), WeCom (group robot), PagerDuty (Events API v2) and Google Chat
+//! (incoming webhook, cardsV2). One file per service implements [`Service`]: its address
+//! rules, its request and how to read its answer. Reading the target, sending one attempt,
+//! secret refresh, scrubbing answers and the size fitting shared by all are here; retrying is
+//! the notifier's.
 //!
 //! Formats, signatures, limits and error codes follow the vendors' documentation, gathered in
 //! the project's chat-and-pager fact sheet; where a vendor documents no limit (DingTalk's
 //! message size), a conservative one is used and the README says so.
 
 mod chatbot;
-mod dingtalk;
-mod lark;
-mod pagerduty;
-mod slack;
-mod teams;
-mod wecom;
+pub(crate) mod dingtalk;
+pub(crate) mod googlechat;
+pub(crate) mod lark;
+pub(crate) mod pagerduty;
+pub(crate) mod slack;
+pub(crate) mod teams;
+pub(crate) mod wecom;
 
-use std::time::Duration;
+use std::sync::Arc;
 
 pub use chatbot::chatbot_message;
 
@@ -24,112 +27,169 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use kms_alerts_core::render::escape::neutralize;
 use kms_alerts_core::{Alert, Severity};
-use sha2::{Digest, Sha256};
 
-use crate::config::is_loopback_url;
-use crate::error::{ConfigError, SinkError};
+use crate::address::{checked_url, percent_decode, scrub};
+use crate::error::ConfigError;
+use crate::failure::{from_status, retry_after_header, Failure, SinkError};
 use crate::https::HttpsClient;
-use crate::retry::{Hinted, RetryPolicy};
 use crate::secrets::{Secret, SecretRef};
+use crate::sink::{Attempt, BoxFuture, BuildContext, Sink, SinkConfig, SinkOptions};
 
-/// A chat or pager service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Vendor {
-    Slack,
-    Teams,
-    DingTalk,
-    Lark,
-    WeCom,
-    PagerDuty,
+/// A chat or pager service: one per file, each a unit struct.
+pub(crate) trait Service: Send + Sync + 'static {
+    /// The scheme that names it in messages (`slack`).
+    fn name(&self) -> &'static str;
+    /// Whether the address is a URL (else a key, as PagerDuty's routing key).
+    fn address_is_url(&self) -> bool {
+        true
+    }
+    /// The webhook URL's own query parameters, kept in its URL (`access_token`, `sig`, ...).
+    fn url_params(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Whether it can mention everyone from a webhook (`mention=`).
+    fn can_mention(&self) -> bool {
+        false
+    }
+    /// Whether it takes `keyword=` (robots that require a word in every message).
+    fn takes_keyword(&self) -> bool {
+        true
+    }
+    /// Whether it takes `endpoint=` (another API address: a stand-in, a proxy).
+    fn takes_endpoint(&self) -> bool {
+        false
+    }
+    /// Checks an address beyond what every URL is checked for.
+    fn check_address(&self, address: &str) -> Result<(), String>;
+    /// The request for one alert.
+    fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String>;
+    /// What an answer means.
+    fn verdict(&self, status: u16, body: &[u8]) -> Verdict;
 }
 
-impl Vendor {
-    /// The target scheme naming the service (`feishu:` is Lark's other name).
-    pub fn from_scheme(scheme: &str) -> Option<Vendor> {
-        Some(match scheme {
-            "slack" => Vendor::Slack,
-            "teams" => Vendor::Teams,
-            "dingtalk" => Vendor::DingTalk,
-            "lark" | "feishu" => Vendor::Lark,
-            "wecom" => Vendor::WeCom,
-            "pagerduty" => Vendor::PagerDuty,
-            _ => return None,
-        })
+/// Every check of an address, inline at start-up or stored when read: a real URL (https, or
+/// http on loopback, no credentials in it) where the service takes one, then the service's own.
+fn check_address(service: &dyn Service, address: &str) -> Result<(), String> {
+    if service.address_is_url() {
+        checked_url(address).map_err(|e| {
+            format!(
+                "expected {}:https://... (the webhook URL): {e}",
+                service.name()
+            )
+        })?;
     }
+    service.check_address(address)
+}
 
-    pub fn scheme(self) -> &'static str {
-        match self {
-            Vendor::Slack => "slack",
-            Vendor::Teams => "teams",
-            Vendor::DingTalk => "dingtalk",
-            Vendor::Lark => "lark",
-            Vendor::WeCom => "wecom",
-            Vendor::PagerDuty => "pagerduty",
-        }
+/// One chat or pager target, as configured.
+#[derive(Clone)]
+pub struct ChatConfig {
+    service: &'static dyn Service,
+    address: SecretRef,
+    keyword: Option<String>,
+    mention: Option<Severity>,
+    api_endpoint: Option<String>,
+}
+
+impl std::fmt::Debug for ChatConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display())
     }
+}
 
-    /// Whether the service can mention everyone from a webhook.
-    pub fn can_mention(self) -> bool {
-        matches!(
-            self,
-            Vendor::Slack | Vendor::DingTalk | Vendor::Lark | Vendor::WeCom
-        )
+/// Reads a chat target: its address (inline or a reference), the URL's own parameters, and
+/// `keyword`, `mention`, `endpoint` where the service takes them.
+pub(crate) fn config(
+    service: &'static dyn Service,
+    _scheme: &str,
+    address: &str,
+    options: &mut SinkOptions,
+) -> Result<Box<dyn SinkConfig>, String> {
+    let url_params = options.take_raw(service.url_params());
+    let mut full = address.to_string();
+    for (i, (k, v)) in url_params.iter().enumerate() {
+        full.push(if i == 0 && !address.contains('?') {
+            '?'
+        } else {
+            '&'
+        });
+        full.push_str(k);
+        full.push('=');
+        full.push_str(v);
     }
-
-    /// Checks an address given inline (references are checked when read).
-    pub fn check_address(self, address: &str) -> Result<(), String> {
-        if self == Vendor::PagerDuty {
-            let key = address.trim();
-            if key.is_empty() || key.contains(['/', ' ', '?']) {
-                return Err("expected pagerduty:<routing key> (32 characters from the service's Events API v2 integration)".into());
-            }
-            return Ok(());
-        }
-        if !(address.starts_with("https://") || is_loopback_url(address)) {
+    let address = SecretRef::parse(&full);
+    match &address {
+        SecretRef::Inline(value) => check_address(service, value)?,
+        _ if !url_params.is_empty() => {
             return Err(format!(
-                "expected {}:https://... (the webhook URL; http:// only on loopback)",
-                self.scheme()
-            ));
+                "unknown option {:?} (a referenced address carries its own parameters)",
+                url_params[0].0
+            ))
         }
-        let host = address
-            .split("://")
-            .nth(1)
-            .and_then(|r| r.split(['/', '?', ':']).next())
-            .unwrap_or("");
-        match self {
-            Vendor::Teams if host.ends_with("webhook.office.com") => Err(
-                "Office 365 connector webhooks (webhook.office.com) are retired: create a Workflows webhook (\"When a Teams webhook request is received\") and use its URL".into(),
-            ),
-            Vendor::DingTalk if !address.contains("access_token=") => {
-                Err("expected the robot URL with its access_token".into())
-            }
-            Vendor::WeCom if !address.contains("key=") => {
-                Err("expected the robot URL with its key".into())
-            }
-            _ => Ok(()),
+        _ => {}
+    }
+    let severity = |k: &str, v: String| {
+        Severity::from_level(&v)
+            .ok_or_else(|| format!("{k} {v:?}: expected info, warning or critical"))
+    };
+    let keyword = if service.takes_keyword() {
+        options.take("keyword").map(|k| percent_decode(&k))
+    } else {
+        None
+    };
+    let mention = match options.take("mention") {
+        Some(_) if !service.can_mention() => {
+            return Err(format!(
+                "mention: {} has no way to mention everyone from a webhook",
+                service.name()
+            ))
         }
+        Some(v) => Some(severity("mention", v)?),
+        None => None,
+    };
+    let api_endpoint = match options.take("endpoint") {
+        Some(_) if !service.takes_endpoint() => {
+            return Err(format!(
+                "endpoint: {} takes no other API address",
+                service.name()
+            ))
+        }
+        Some(e) => {
+            let e = percent_decode(&e);
+            checked_url(&e).map_err(|m| format!("endpoint: {m}"))?;
+            Some(e)
+        }
+        None => None,
+    };
+    Ok(Box::new(ChatConfig {
+        service,
+        address,
+        keyword,
+        mention,
+        api_endpoint,
+    }))
+}
+
+impl SinkConfig for ChatConfig {
+    fn display(&self) -> String {
+        format!("{}:{}", self.service.name(), self.address.describe())
     }
 
-    fn request(self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-        match self {
-            Vendor::Slack => slack::request(alert, address, o),
-            Vendor::Teams => teams::request(alert, address, o),
-            Vendor::DingTalk => dingtalk::request(alert, address, o),
-            Vendor::Lark => lark::request(alert, address, o),
-            Vendor::WeCom => wecom::request(alert, address, o),
-            Vendor::PagerDuty => pagerduty::request(alert, address, o),
-        }
+    fn identity(&self) -> String {
+        let address = match &self.address {
+            SecretRef::Inline(v) => v.clone(),
+            reference => reference.describe(),
+        };
+        let endpoint = self.api_endpoint.as_deref().unwrap_or("");
+        format!("{}:{address} {endpoint}", self.service.name())
     }
 
-    fn verdict(self, status: u16, body: &[u8]) -> Verdict {
-        match self {
-            Vendor::Slack => slack::verdict(status, body),
-            Vendor::Teams => teams::verdict(status, body),
-            Vendor::DingTalk => dingtalk::verdict(status, body),
-            Vendor::Lark => lark::verdict(status, body),
-            Vendor::WeCom => wecom::verdict(status, body),
-            Vendor::PagerDuty => pagerduty::verdict(status, body),
-        }
+    fn needs_aws(&self) -> bool {
+        self.address.is_stored()
+    }
+
+    fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn Sink>, ConfigError> {
+        Ok(Arc::new(ChatSink::new(self.clone(), ctx.aws.clone())?))
     }
 }
 
@@ -156,21 +216,39 @@ pub(crate) struct Outgoing {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     Delivered,
-    /// Try again (rate limit, server error).
+    /// Try again (server error).
     Transient(String),
+    /// Try again later (the service is throttling this caller).
+    RateLimited(String),
     /// The address or its secret is wrong or revoked: read a stored secret again, once.
     Auth(String),
     Permanent(String),
 }
 
-/// The verdict of a status code alone, for services that answer with it.
+/// The verdict of a status code alone, for services that answer with it (the one status
+/// classifier, [`from_status`]).
 pub(crate) fn by_status(status: u16, body: &[u8]) -> Verdict {
-    let text = body_text(body);
-    match status {
-        200..=299 => Verdict::Delivered,
-        429 | 500..=599 => Verdict::Transient(format!("HTTP {status} {text}")),
-        401 | 403 | 404 | 410 => Verdict::Auth(format!("HTTP {status} {text}")),
-        _ => Verdict::Permanent(format!("HTTP {status} {text}")),
+    let text = format!("HTTP {status} {}", body_text(body));
+    match from_status(status, None) {
+        None => Verdict::Delivered,
+        Some(Failure::RateLimited { .. }) => Verdict::RateLimited(text),
+        Some(Failure::Transient { .. }) => Verdict::Transient(text),
+        Some(Failure::Auth) => Verdict::Auth(text),
+        Some(Failure::Permanent) => Verdict::Permanent(text),
+    }
+}
+
+impl Verdict {
+    /// The verdict as the crate's result, with the answer's `Retry-After` where it can wait.
+    fn into_result(self, retry_after: Option<std::time::Duration>) -> Result<(), SinkError> {
+        let (failure, m) = match self {
+            Verdict::Delivered => return Ok(()),
+            Verdict::Transient(m) => (Failure::Transient { retry_after }, m),
+            Verdict::RateLimited(m) => (Failure::RateLimited { retry_after }, m),
+            Verdict::Auth(m) => (Failure::Auth, m),
+            Verdict::Permanent(m) => (Failure::Permanent, m),
+        };
+        Err(SinkError::new(failure, m))
     }
 }
 
@@ -197,7 +275,7 @@ pub(crate) fn by_code(
     let detail = body_text(body);
     match fields.iter().find_map(|f| code_of(body, f)) {
         Some(0) => Verdict::Delivered,
-        Some(c) if retry.contains(&c) => Verdict::Transient(format!("rate limited: {detail}")),
+        Some(c) if retry.contains(&c) => Verdict::RateLimited(format!("rate limited: {detail}")),
         Some(c) if auth.contains(&c) => Verdict::Auth(detail),
         Some(_) => Verdict::Permanent(detail),
         None => Verdict::Permanent(format!("not a {service} answer: {detail}")),
@@ -315,6 +393,13 @@ pub(crate) fn markdown(s: &str, max: usize) -> String {
     kms_alerts_core::render::escape::markdown(s, max)
 }
 
+/// Whether `address` has the query parameter `name` with a value.
+pub(crate) fn has_query_param(address: &str, name: &str) -> bool {
+    url::Url::parse(address)
+        .map(|u| u.query_pairs().any(|(k, v)| k == name && !v.is_empty()))
+        .unwrap_or(false)
+}
+
 /// Removes the `secret` parameter from a webhook URL: (URL to post to, signing secret).
 pub(crate) fn split_secret(address: &str) -> (String, Option<String>) {
     let Some((base, query)) = address.split_once('?') else {
@@ -339,150 +424,104 @@ pub(crate) fn split_secret(address: &str) -> (String, Option<String>) {
     (url, secret)
 }
 
-fn percent_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
 /// Sends alerts to one chat or pager service.
 pub struct ChatSink {
-    vendor: Vendor,
+    config: ChatConfig,
     secret: Secret,
-    keyword: Option<String>,
-    mention: Option<Severity>,
-    api_endpoint: Option<String>,
     client: HttpsClient,
-    retry: RetryPolicy,
-    name: String,
 }
 
 impl std::fmt::Debug for ChatSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ChatSink({})", self.name)
+        write!(f, "ChatSink({})", self.config.display())
     }
 }
 
 impl ChatSink {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        vendor: Vendor,
-        address: SecretRef,
-        keyword: Option<String>,
-        mention: Option<Severity>,
-        api_endpoint: Option<String>,
+    fn new(
+        config: ChatConfig,
         aws: Option<aws_config::SdkConfig>,
-        retry: RetryPolicy,
     ) -> Result<ChatSink, ConfigError> {
-        let name = format!("{}:{}", vendor.scheme(), address.describe());
-        let secret = Secret::new(address, aws)?;
+        let name = config.display();
+        let secret = Secret::new(config.address.clone(), aws)?;
         // An address known at start-up (inline, from the environment) is checked now; a stored
         // one when it is read.
         if let Some(value) = secret.cached_now() {
-            vendor
-                .check_address(&value)
+            check_address(config.service, &value)
                 .map_err(|m| ConfigError(format!("KMS_ALERTS_TARGETS: {name}: {m}")))?;
         }
         Ok(ChatSink {
-            vendor,
-            secret,
-            keyword,
-            mention,
-            api_endpoint,
             client: crate::https::client(&name)?,
-            retry,
-            name,
+            config,
+            secret,
         })
     }
 
-    /// Delivers `alert`, retrying what the service calls transient (honouring `Retry-After`);
-    /// an authentication failure with a stored secret reads the secret again and tries once more.
-    pub async fn send(&self, alert: &Alert) -> Result<(), SinkError> {
-        let options = Options {
-            keyword: self.keyword.clone(),
-            mention: self.mention.is_some_and(|m| alert.severity >= m) && !alert.resolved,
-            idempotency_key: idempotency_key(&self.name, &alert.dedup_key),
-            api_endpoint: self.api_endpoint.clone(),
-            now_ms: 0,
-        };
-        let mut refreshed = false;
-        loop {
-            let address = self.secret.get(&self.name).await?;
-            if self.secret.reference().is_stored() {
-                if let Err(m) = self.vendor.check_address(&address) {
-                    return Err(self.error(false, format!("the stored address is not usable: {m}")));
-                }
-            }
-            let result = self
-                .retry
-                .run_hinted(&self.name, |_| self.attempt(alert, &address, &options))
-                .await;
-            match result {
-                Err(h) if h.auth && !refreshed && self.secret.invalidate().await => {
-                    tracing::warn!(target_name = %self.name, error = %h.error.message, "authentication failed; reading the secret again");
-                    refreshed = true;
-                }
-                r => return r.map_err(|h| h.error),
+    /// One attempt: read the address (a stored one is read once and cached), build the
+    /// service's request, post it and read the answer. Whatever the answer says is scrubbed of
+    /// the address before it reaches an error.
+    async fn attempt(&self, alert: &Alert, attempt: Attempt<'_>) -> Result<(), SinkError> {
+        let address = self.secret.get().await?;
+        if self.config.address.is_stored() {
+            if let Err(m) = check_address(self.config.service, &address) {
+                return Err(SinkError::permanent(format!(
+                    "the stored address is not usable: {m}"
+                )));
             }
         }
-    }
-
-    async fn attempt(&self, alert: &Alert, address: &str, o: &Options) -> Result<(), Hinted> {
-        let now_ms = chrono::Utc::now().timestamp_millis();
         let o = Options {
-            now_ms,
-            ..o.clone()
+            keyword: self.config.keyword.clone(),
+            mention: self.config.mention.is_some_and(|m| alert.severity >= m) && !alert.resolved,
+            idempotency_key: attempt.idempotency_key(&alert.dedup_key),
+            api_endpoint: self.config.api_endpoint.clone(),
+            now_ms: chrono::Utc::now().timestamp_millis(),
         };
         let out = self
-            .vendor
-            .request(alert, address, &o)
-            .map_err(|m| Hinted::from(self.error(false, m)))?;
+            .config
+            .service
+            .request(alert, &address, &o)
+            .map_err(SinkError::permanent)?;
         let req = http::Request::post(&out.url)
             .header("content-type", "application/json; charset=utf-8")
             .header("content-length", out.body.len())
             .body(Full::new(Bytes::from(out.body)))
-            .map_err(|_| {
-                Hinted::from(self.error(false, "the address is not a valid URL".into()))
-            })?;
+            .map_err(|_| SinkError::permanent("the address is not a valid URL"))?;
         let resp = self.client.request(req).await.map_err(|e| {
-            // hyper's error names no URL parts beyond the host.
-            Hinted::from(self.error(true, format!("request failed: {}", error_chain(&e))))
+            SinkError::transient(scrub(
+                &format!("request failed: {}", error_chain(&e)),
+                &address,
+            ))
         })?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after_header(resp.headers());
         let body = Limited::new(resp.into_body(), 64 * 1024)
             .collect()
             .await
-            .map_err(|e| Hinted::from(self.error(true, format!("reading the answer failed: {e}"))))?
+            .map_err(|e| SinkError::transient(format!("reading the answer failed: {e}")))?
             .to_bytes();
-        match self.vendor.verdict(status, &body) {
-            Verdict::Delivered => Ok(()),
-            Verdict::Transient(m) => Err(Hinted {
-                error: self.error(true, m),
-                retry_after,
-                auth: false,
-            }),
-            Verdict::Auth(m) => Err(Hinted {
-                error: self.error(false, m),
-                retry_after: None,
-                auth: true,
-            }),
-            Verdict::Permanent(m) => Err(Hinted::from(self.error(false, m))),
-        }
+        self.config
+            .service
+            .verdict(status, &body)
+            .into_result(retry_after)
+            .map_err(|mut e| {
+                e.message = scrub(&e.message, &address);
+                e
+            })
+    }
+}
+
+impl Sink for ChatSink {
+    fn send<'a>(
+        &'a self,
+        alert: &'a Alert,
+        attempt: Attempt<'a>,
+    ) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(self.attempt(alert, attempt))
     }
 
-    fn error(&self, transient: bool, message: String) -> SinkError {
-        SinkError {
-            target: self.name.clone(),
-            transient,
-            message,
-        }
+    /// A stored address is read again after the service refused it (it may have been rotated).
+    fn refresh(&self) -> BoxFuture<'_, bool> {
+        Box::pin(self.secret.invalidate())
     }
 }
 
@@ -496,12 +535,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
-}
-
-/// 32 hex digits from the target and the dedup key: a retry, in any process, repeats it.
-fn idempotency_key(target: &str, dedup_key: &str) -> String {
-    let digest = Sha256::digest(format!("{target}\u{0}{dedup_key}").as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -521,20 +554,14 @@ mod tests {
                 Some("demo".to_string())
             )
         );
-        assert!(Vendor::Teams
-            .check_address("https://x.webhook.office.com/webhookb2/abc")
-            .is_err());
-        assert!(Vendor::Slack
-            .check_address("http://hooks.slack.com/x")
-            .is_err());
-        assert!(Vendor::Slack.check_address("http://127.0.0.1:9/x").is_ok());
-        assert!(Vendor::DingTalk
-            .check_address("https://oapi.dingtalk.com/robot/send")
-            .is_err());
-        assert!(Vendor::PagerDuty
-            .check_address("0123456789abcdef0123456789abcdef")
-            .is_ok());
-        assert_eq!(idempotency_key("a", "b"), idempotency_key("a", "b"));
-        assert_ne!(idempotency_key("a", "b"), idempotency_key("a", "c"));
+        let check = |s: &dyn Service, a: &str| check_address(s, a);
+        assert!(check(&teams::Teams, "https://x.webhook.office.com/webhookb2/abc").is_err());
+        assert!(check(&slack::Slack, "http://hooks.slack.com/x").is_err());
+        assert!(check(&slack::Slack, "http://127.0.0.1:9/x").is_ok());
+        assert!(check(&slack::Slack, "http://127.evil.example/x").is_err());
+        assert!(check(&slack::Slack, "https://u:p@hooks.slack.com/x").is_err());
+        assert!(check(&dingtalk::DingTalk, "https://oapi.dingtalk.com/robot/send").is_err());
+        assert!(check(&pagerduty::PagerDuty, "0123456789abcdef0123456789abcdef").is_ok());
+        assert!(check(&pagerduty::PagerDuty, "a/b").is_err());
     }
 }

@@ -7,14 +7,14 @@
 use kms_alerts_core::{Alert, Severity};
 use serde_json::{json, Map, Value};
 
-use super::{fitted, plain, Options, Outgoing, Verdict};
+use super::{fitted, plain, Options, Outgoing, Service, Verdict};
 
 /// The Events API's address.
 pub const EVENTS_API: &str = "https://events.pagerduty.com/v2/enqueue";
 /// PagerDuty refuses payloads over 512 KB.
 const BODY_MAX: usize = 500_000;
 
-pub(super) fn request(alert: &Alert, routing_key: &str, o: &Options) -> Result<Outgoing, String> {
+fn request(alert: &Alert, routing_key: &str, o: &Options) -> Result<Outgoing, String> {
     let url = o
         .api_endpoint
         .clone()
@@ -47,12 +47,19 @@ pub(super) fn request(alert: &Alert, routing_key: &str, o: &Options) -> Result<O
                 "summary": summary,
                 "source": alert.resource.as_deref().or(alert.account.as_deref()).unwrap_or(alert.cloud.as_str()),
                 "severity": match alert.severity { Severity::Critical => "critical", Severity::Warning => "warning", Severity::Info => "info" },
-                "component": alert.resource_name,
-                "group": alert.account,
                 "class": alert.kind.as_str(),
                 "custom_details": details,
             },
         });
+        // Fields without a value are left out: the Events API types them as strings.
+        for (field, value) in [
+            ("component", &alert.resource_name),
+            ("group", &alert.account),
+        ] {
+            if let Some(v) = value {
+                m["payload"][field] = v.clone().into();
+            }
+        }
         if let Some(t) = &alert.occurred_at {
             m["payload"]["timestamp"] = t.clone().into();
         }
@@ -66,7 +73,7 @@ pub(super) fn request(alert: &Alert, routing_key: &str, o: &Options) -> Result<O
 
 /// 202 `{"status":"success"}`; 400 names the problem (an invalid routing key is the
 /// credential); 429 and 5xx are worth retrying.
-pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
+fn verdict(status: u16, body: &[u8]) -> Verdict {
     match status {
         400 if super::body_text(body)
             .to_ascii_lowercase()
@@ -78,5 +85,40 @@ pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
             Verdict::Permanent(format!("HTTP {status} {}", super::body_text(body)))
         }
         _ => super::by_status(status, body),
+    }
+}
+
+/// The service.
+pub(crate) struct PagerDuty;
+
+impl Service for PagerDuty {
+    fn name(&self) -> &'static str {
+        "pagerduty"
+    }
+    fn address_is_url(&self) -> bool {
+        false
+    }
+    fn takes_keyword(&self) -> bool {
+        false
+    }
+    fn takes_endpoint(&self) -> bool {
+        true
+    }
+    fn check_address(&self, address: &str) -> Result<(), String> {
+        let key = address.trim();
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err("expected pagerduty:<routing key> (32 characters from the service's Events API v2 integration)".into());
+        }
+        Ok(())
+    }
+    fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+        request(alert, address, o)
+    }
+    fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
+        verdict(status, body)
     }
 }

@@ -6,7 +6,7 @@
 use kms_alerts_core::{Alert, Severity};
 use serde_json::{json, Value};
 
-use super::{fitted, plain, Options, Outgoing, Verdict, View};
+use super::{fitted, plain, Options, Outgoing, Service, Verdict, View};
 
 /// Slack's control characters, escaped as it asks (`&`, `<`, `>`); `<` is already gone.
 fn slack_text(s: &str, max: usize) -> String {
@@ -61,7 +61,7 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
     // Slack takes far more than a readable alert needs; stay well inside its limits.
     let body = fitted(alert, o, slack_text, 32_000, |v| {
         message(v, o.mention, alert.incident_key.as_deref())
@@ -74,8 +74,29 @@ pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgo
 
 /// Slack answers 200 `ok`, or a status with a plain-string reason (`no_service`,
 /// `invalid_payload`), kept in the error.
-pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
+fn verdict(status: u16, body: &[u8]) -> Verdict {
     super::by_status(status, body)
+}
+
+/// The service.
+pub(crate) struct Slack;
+
+impl Service for Slack {
+    fn name(&self) -> &'static str {
+        "slack"
+    }
+    fn can_mention(&self) -> bool {
+        true
+    }
+    fn check_address(&self, _address: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+        request(alert, address, o)
+    }
+    fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
+        verdict(status, body)
+    }
 }
 
 #[cfg(test)]
@@ -123,7 +144,7 @@ mod tests {
         );
         assert!(matches!(
             verdict(429, b"rate_limited"),
-            Verdict::Transient(_)
+            Verdict::RateLimited(_)
         ));
         assert!(matches!(
             verdict(400, b"invalid_blocks"),

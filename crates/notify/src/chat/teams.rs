@@ -6,7 +6,7 @@
 use kms_alerts_core::{Alert, Severity};
 use serde_json::{json, Value};
 
-use super::{fitted, markdown, Options, Outgoing, Verdict, View};
+use super::{fitted, markdown, Options, Outgoing, Service, Verdict, View};
 
 fn card(v: &View, incident: Option<&str>) -> Value {
     let color = if v.resolved {
@@ -43,7 +43,7 @@ fn card(v: &View, incident: Option<&str>) -> Value {
     json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null, "content": content}]})
 }
 
-pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
     let body = fitted(alert, o, markdown, 27_000, |v| {
         card(v, alert.incident_key.as_deref())
     });
@@ -55,6 +55,35 @@ pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgo
 
 /// 2xx (202) is accepted; 429 and 5xx are worth retrying; 401/403/404 mean the URL or its
 /// signature is no longer valid.
-pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
+fn verdict(status: u16, body: &[u8]) -> Verdict {
     super::by_status(status, body)
+}
+
+/// The service.
+pub(crate) struct Teams;
+
+impl Service for Teams {
+    fn name(&self) -> &'static str {
+        "teams"
+    }
+    /// A Workflows trigger URL's own parameters.
+    fn url_params(&self) -> &'static [&'static str] {
+        &["api-version", "sp", "sv", "sig"]
+    }
+    fn check_address(&self, address: &str) -> Result<(), String> {
+        let host = url::Url::parse(address)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        if host == "webhook.office.com" || host.ends_with(".webhook.office.com") {
+            return Err("Office 365 connector webhooks (webhook.office.com) are retired: create a Workflows webhook (\"When a Teams webhook request is received\") and use its URL".into());
+        }
+        Ok(())
+    }
+    fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+        request(alert, address, o)
+    }
+    fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
+        verdict(status, body)
+    }
 }

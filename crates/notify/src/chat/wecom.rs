@@ -7,7 +7,7 @@
 use kms_alerts_core::{Alert, Severity};
 use serde_json::json;
 
-use super::{markdown, plain, Options, Outgoing, Verdict, View};
+use super::{markdown, plain, Options, Outgoing, Service, Verdict, View};
 
 const MARKDOWN_MAX: usize = 4096;
 const TEXT_MAX: usize = 2048;
@@ -48,7 +48,7 @@ fn text_content(v: &View) -> String {
     t
 }
 
-pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
     // The limits are on the content, in bytes.
     let content = super::fit(
         if o.mention { TEXT_MAX } else { MARKDOWN_MAX },
@@ -80,6 +80,32 @@ pub(super) fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgo
     })
 }
 
-pub(super) fn verdict(status: u16, body: &[u8]) -> Verdict {
+fn verdict(status: u16, body: &[u8]) -> Verdict {
     super::by_code(status, body, &["errcode"], &[45009], &[93000], "WeCom")
+}
+
+/// The service.
+pub(crate) struct WeCom;
+
+impl Service for WeCom {
+    fn name(&self) -> &'static str {
+        "wecom"
+    }
+    fn url_params(&self) -> &'static [&'static str] {
+        &["key"]
+    }
+    fn can_mention(&self) -> bool {
+        true
+    }
+    fn check_address(&self, address: &str) -> Result<(), String> {
+        super::has_query_param(address, "key")
+            .then_some(())
+            .ok_or_else(|| "expected the robot URL with its key".into())
+    }
+    fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
+        request(alert, address, o)
+    }
+    fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
+        verdict(status, body)
+    }
 }

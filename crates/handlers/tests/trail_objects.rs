@@ -281,11 +281,20 @@ fn two_instances_given_the_same_notification_at_once_send_each_alert_once() {
 fn a_claim_left_by_a_crashed_sender_lapses_and_the_retry_sends() {
     let w = World::new();
     let claim = ("KMS_ALERTS_DEDUP_CLAIM_SECONDS", "2".to_string());
+    // A claim must outlast a publish.
+    let publish = ("KMS_ALERTS_PUBLISH_TIMEOUT_MS", "1500".to_string());
     let batch = sqs_event(&[("m-1", s3_notification(KEY))]);
     // The first instance claims, then hangs on SNS and dies before sending anything.
     let api = RuntimeApi::start();
     let stalled = kms_alerts_testkit::stalled_endpoint();
-    let crashed = w.spawn(&api, &[claim.clone(), ("AWS_ENDPOINT_URL_SNS", stalled)]);
+    let crashed = w.spawn(
+        &api,
+        &[
+            claim.clone(),
+            publish.clone(),
+            ("AWS_ENDPOINT_URL_SNS", stalled),
+        ],
+    );
     api.enqueue(&batch);
     let end = Instant::now() + Duration::from_secs(30);
     while w.items_with_status("sending") == 0 {
@@ -296,7 +305,7 @@ fn a_claim_left_by_a_crashed_sender_lapses_and_the_retry_sends() {
     assert_eq!(w.received(), Vec::<String>::new());
     // SQS redelivers to another instance: it waits for the claims to lapse, then sends.
     let api = RuntimeApi::start();
-    let retry = w.spawn(&api, &[claim]);
+    let retry = w.spawn(&api, &[claim, publish]);
     no_failures(
         &api.invoke(&batch)
             .unwrap_or_else(|e| panic!("{e}\n{}", retry.logs())),

@@ -67,7 +67,7 @@ impl Settings {
             .ok()
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty());
-        Ok(Settings {
+        let settings = Settings {
             max_attempts: num("KMS_ALERTS_MAX_ATTEMPTS", d.max_attempts as u64, 1, 10)? as u32,
             retry_base: Duration::from_millis(num("KMS_ALERTS_RETRY_BASE_MS", 100, 1, 60_000)?),
             dedup_ttl: Duration::from_secs(num("KMS_ALERTS_DEDUP_TTL_SECONDS", 600, 0, 86_400)?),
@@ -86,7 +86,23 @@ impl Settings {
             )?),
             dedup_table,
             dedup_claim: Duration::from_secs(num("KMS_ALERTS_DEDUP_CLAIM_SECONDS", 30, 1, 3600)?),
-        })
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Settings that contradict each other: a claim in the shared table that can lapse while
+    /// its holder is still publishing would let a second instance send the same alert.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.dedup_table.is_some() && self.dedup_claim <= self.publish_timeout {
+            return Err(ConfigError(format!(
+                "KMS_ALERTS_DEDUP_CLAIM_SECONDS={} must outlast KMS_ALERTS_PUBLISH_TIMEOUT_MS={} \
+                 (a claim that lapses during a publish lets a second instance send the same alert)",
+                self.dedup_claim.as_secs(),
+                self.publish_timeout.as_millis()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -119,5 +135,14 @@ mod tests {
         assert_eq!(r.max_attempts, 3);
         assert_eq!(r.operation_timeout, s.publish_timeout);
         assert!(env_number("KMS_ALERTS_TEST_UNSET_VARIABLE", 7, 1, 9).unwrap() == 7);
+        assert!(s.check().is_ok());
+        let short_claim = Settings {
+            dedup_table: Some("t".into()),
+            dedup_claim: Duration::from_secs(10),
+            publish_timeout: Duration::from_secs(15),
+            ..Settings::default()
+        };
+        let e = short_claim.check().unwrap_err().to_string();
+        assert!(e.contains("must outlast"), "{e}");
     }
 }

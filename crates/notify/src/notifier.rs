@@ -40,7 +40,8 @@ pub struct Notifier {
     alibaba_credentials: CredentialSource,
     /// Deliveries shared with every other instance (`KMS_ALERTS_DEDUP_TABLE`).
     shared: Option<SharedDedup>,
-    /// How long to wait for another instance that is delivering the same alert.
+    /// How long to wait for another instance that is delivering the same alert (bounded by
+    /// the caller's deadline too).
     wait_for_others: std::time::Duration,
 }
 
@@ -138,7 +139,8 @@ impl Notifier {
             }),
             alibaba_credentials: CredentialSource::default(),
             shared: None,
-            wait_for_others: settings.publish_timeout,
+            // Long enough for a claim left by a crashed instance to lapse.
+            wait_for_others: settings.dedup_claim + std::time::Duration::from_secs(1),
         }
     }
 
@@ -276,8 +278,8 @@ impl Notifier {
 
     /// Sends `alert` to `t` with retries, once across every instance when a shared table is
     /// configured: `Ok(true)` sent now, `Ok(false)` another instance already sent it. While
-    /// another instance holds the claim, this one waits (up to the publish timeout) for it to
-    /// confirm or lapse; still held then, it is a transient failure, so the platform retries
+    /// another instance holds the claim, this one waits (until the claim could have lapsed) for
+    /// it to confirm or lapse; still held then, it is a transient failure, so the platform retries
     /// later instead of dropping or double-sending.
     async fn deliver(&self, t: &Target, alert: &Alert) -> Result<bool, SinkError> {
         let Some(shared) = &self.shared else {

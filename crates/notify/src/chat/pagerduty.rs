@@ -45,7 +45,7 @@ fn request(alert: &Alert, routing_key: &str, o: &Options) -> Result<Outgoing, St
             "client": "kms-alerts",
             "payload": {
                 "summary": summary,
-                "source": alert.resource.as_deref().or(alert.account.as_deref()).unwrap_or(alert.cloud.as_str()),
+                "source": plain(alert.resource.as_deref().or(alert.account.as_deref()).unwrap_or(alert.cloud.as_str()), 255),
                 "severity": match alert.severity { Severity::Critical => "critical", Severity::Warning => "warning", Severity::Info => "info" },
                 "class": alert.kind.as_str(),
                 "custom_details": details,
@@ -57,7 +57,7 @@ fn request(alert: &Alert, routing_key: &str, o: &Options) -> Result<Outgoing, St
             ("group", &alert.account),
         ] {
             if let Some(v) = value {
-                m["payload"][field] = v.clone().into();
+                m["payload"][field] = plain(v, 255).into();
             }
         }
         if let Some(t) = &alert.occurred_at {
@@ -80,9 +80,6 @@ fn verdict(status: u16, body: &[u8]) -> Verdict {
             .contains("routing key") =>
         {
             Verdict::Auth(format!("HTTP 400 {}", super::body_text(body)))
-        }
-        400..=499 if status != 429 => {
-            Verdict::Permanent(format!("HTTP {status} {}", super::body_text(body)))
         }
         _ => super::by_status(status, body),
     }

@@ -409,3 +409,22 @@ fn sdk_sinks_are_classified_by_the_same_classifier() {
         );
     }
 }
+
+/// The AWS Chatbot schema (`sns:...?format=chatbot`) shows event text too: every field inert.
+#[test]
+fn the_chatbot_schema_is_inert_in_every_field() {
+    let m = kms_alerts_notify::chatbot_message(&hostile_alert(), 262_144);
+    assert!(m.len() <= 262_144);
+    for bad in [
+        "<!channel>",
+        "@all",
+        "<at id=all>",
+        "<users/all>",
+        "http://evil",
+        "https://evil",
+        "<b>",
+        "\u{202e}",
+    ] {
+        assert!(!m.contains(bad), "{bad:?} reached the Chatbot message");
+    }
+}

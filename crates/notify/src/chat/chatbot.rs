@@ -8,7 +8,7 @@
 use kms_alerts_core::Alert;
 use serde_json::json;
 
-use super::{fit, markdown, Options, View};
+use super::{fit, markdown, plain, Options, View};
 
 /// The notification as the SNS `Message`, at most `limit` bytes.
 pub fn chatbot_message(alert: &Alert, limit: usize) -> String {
@@ -44,11 +44,12 @@ pub fn chatbot_message(alert: &Alert, limit: usize) -> String {
                 "threadId": alert.incident_key.as_deref().unwrap_or(&alert.dedup_key),
                 "summary": v.title,
                 "eventType": alert.kind.as_str(),
-                "relatedResources": alert.resource.iter().collect::<Vec<_>>(),
+                // Event text, shown by Chatbot: made inert like every other field.
+                "relatedResources": alert.resource.iter().map(|r| plain(r, 512)).collect::<Vec<_>>(),
                 "additionalContext": {
                     "severity": alert.severity.as_str(),
-                    "account": alert.account.clone().unwrap_or_default(),
-                    "region": alert.region.clone().unwrap_or_default(),
+                    "account": plain(alert.account.as_deref().unwrap_or_default(), 64),
+                    "region": plain(alert.region.as_deref().unwrap_or_default(), 64),
                     "resolved": alert.resolved.to_string(),
                 },
             },

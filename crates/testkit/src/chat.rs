@@ -189,6 +189,14 @@ fn chars(v: &Value) -> usize {
     v.as_str().map_or(0, |s| s.chars().count())
 }
 
+/// Whether the message contains the keyword the robot requires (if any).
+fn has_keyword(keyword: Option<&str>, v: &Value) -> bool {
+    match keyword {
+        Some(k) => v.to_string().contains(k),
+        None => true,
+    }
+}
+
 /// The webhook (token) and message accepted, or why not.
 type Outcome = Result<(String, Value), String>;
 
@@ -205,273 +213,321 @@ fn answer(
     limited: bool,
 ) -> (Response, Outcome) {
     let json_body = serde_json::from_slice::<Value>(&req.body);
-    let has_keyword = |v: &Value| match keyword {
-        Some(k) => v.to_string().contains(k),
-        None => true,
-    };
     match service {
-        Service::Slack => {
-            let Some(token) = token_of(req.path.strip_prefix("/services/T000/B000/")) else {
-                return (Response::new(404, "no_service"), Err("no_service".into()));
-            };
-            if limited {
-                return (
-                    Response::new(429, "rate_limited").header("retry-after", "1"),
-                    Err("rate limited".into()),
-                );
-            }
-            let Ok(v) = json_body else {
-                return (
-                    Response::new(400, "invalid_payload"),
-                    Err("invalid_payload".into()),
-                );
-            };
-            let blocks = v["blocks"].as_array().cloned().unwrap_or_default();
-            let problem = if chars(&v["text"]) == 0 {
-                Some("no text fallback")
-            } else if blocks.len() > 50 {
-                Some("more than 50 blocks")
-            } else if blocks.iter().any(|b| {
-                (b["type"] == "header" && chars(&b["text"]["text"]) > 150)
-                    || chars(&b["text"]["text"]) > 3000
-                    || b["fields"]
-                        .as_array()
-                        .is_some_and(|f| f.len() > 10 || f.iter().any(|x| chars(&x["text"]) > 2000))
-                    || b["elements"].as_array().is_some_and(|e| {
-                        e.iter()
-                            .any(|x| chars(&x["text"]["text"]) > 75 || chars(&x["url"]) > 3000)
-                    })
-            }) {
-                Some("a block over its limit")
-            } else if chars(&v["text"]) > 40_000 {
-                Some("text over 40,000 characters")
-            } else {
-                None
-            };
-            match problem {
-                Some(p) => (Response::new(400, "invalid_blocks"), Err(p.into())),
-                None => (Response::new(200, "ok"), Ok((token, v))),
-            }
-        }
-        Service::Teams => {
-            let Some(token) = token_of(param(&req.path, "sig").as_deref()) else {
-                return (
-                    Response::new(
-                        401,
-                        r#"{"error":{"code":"DirectApiAuthorizationRequired"}}"#,
-                    ),
-                    Err("bad sig".into()),
-                );
-            };
-            if limited {
-                return (
-                    Response::new(429, "").header("retry-after", "1"),
-                    Err("rate limited".into()),
-                );
-            }
-            let ok = json_body.as_ref().is_ok_and(|v| {
-                v["type"] == "message"
-                    && v["attachments"][0]["contentType"]
-                        == "application/vnd.microsoft.card.adaptive"
-                    && v["attachments"][0]["content"]["type"] == "AdaptiveCard"
-                    && v["attachments"][0]["content"]["version"]
-                        .as_str()
-                        .is_some_and(|s| s <= "1.5")
-            });
-            if !ok || req.body.len() > 28 * 1024 {
-                return (
-                    Response::new(400, "bad card"),
-                    Err("not a Teams Adaptive Card message within 28 KB".into()),
-                );
-            }
-            (Response::new(202, ""), Ok((token, json_body.unwrap())))
-        }
-        Service::DingTalk => {
-            let ding = |code: i64, msg: &str| {
-                Response::new(200, json!({"errcode": code, "errmsg": msg}).to_string())
-            };
-            let Some(token) = token_of(param(&req.path, "access_token").as_deref()) else {
-                return (ding(300005, "token is not exist"), Err("token".into()));
-            };
-            if let Some(secret) = secret {
-                let ts: i64 = param(&req.path, "timestamp")
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
-                let sign = param(&req.path, "sign").unwrap_or_default();
-                if (now_ms() - ts).abs() > 3_600_000 {
-                    return (ding(310000, "invalid timestamp"), Err("timestamp".into()));
-                }
-                if sign != hmac_b64(secret.as_bytes(), format!("{ts}\n{secret}").as_bytes()) {
-                    return (ding(310000, "sign not match"), Err("sign not match".into()));
-                }
-            }
-            if limited {
-                return (
-                    ding(130101, "send too fast, exceed 20 times per minute"),
-                    Err("rate limited".into()),
-                );
-            }
-            let Ok(v) = json_body else {
-                return (ding(40035, "param error"), Err("not JSON".into()));
-            };
-            let content = match v["msgtype"].as_str() {
-                Some("markdown") => &v["markdown"],
-                Some("actionCard") => &v["actionCard"],
-                Some("text") => &v["text"],
-                _ => return (ding(40035, "msgtype invalid"), Err("msgtype".into())),
-            };
-            if !has_keyword(content) {
-                return (
-                    ding(310000, "keywords not in content"),
-                    Err("keyword".into()),
-                );
-            }
-            if v["msgUuid"].as_str().unwrap_or("").is_empty() {
-                return (ding(40035, "msgUuid missing"), Err("no msgUuid".into()));
-            }
-            (ding(0, "ok"), Ok((token, v)))
-        }
-        Service::Lark => {
-            let lark = |code: i64, msg: &str| {
-                Response::new(
-                    200,
-                    json!({"code": code, "msg": msg, "data": {}}).to_string(),
-                )
-            };
-            let Some(token) = token_of(req.path.strip_prefix("/open-apis/bot/v2/hook/")) else {
-                return (
-                    lark(
-                        19001,
-                        "param invalid: incoming webhook access token invalid",
-                    ),
-                    Err("token".into()),
-                );
-            };
-            if req.body.len() > 20 * 1024 {
-                return (lark(9499, "Bad Request"), Err("over 20 KB".into()));
-            }
-            let Ok(v) = json_body else {
-                return (lark(9499, "Bad Request"), Err("not JSON".into()));
-            };
-            if let Some(secret) = secret {
-                let ts: i64 = v["timestamp"]
-                    .as_str()
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
-                let want = hmac_b64(format!("{ts}\n{secret}").as_bytes(), b"");
-                if (now_ms() / 1000 - ts).abs() > 3600 || v["sign"].as_str() != Some(want.as_str())
-                {
-                    return (
-                        lark(
-                            19021,
-                            "sign match fail or timestamp is not within one hour from current time",
-                        ),
-                        Err("sign".into()),
-                    );
-                }
-            }
-            if limited {
-                return (
-                    lark(11232, "frequency limited psm[lark.oapi.bot]"),
-                    Err("rate limited".into()),
-                );
-            }
-            if v["msg_type"] != "interactive" || !v["card"].is_object() {
-                return (lark(9499, "Bad Request"), Err("msg_type".into()));
-            }
-            if !has_keyword(&v["card"]) {
-                return (lark(19024, "Key Words Not Found"), Err("keyword".into()));
-            }
-            (lark(0, "success"), Ok((token, v)))
-        }
-        Service::WeCom => {
-            let we = |code: i64, msg: &str| {
-                Response::new(200, json!({"errcode": code, "errmsg": msg}).to_string())
-            };
-            let Some(token) = token_of(param(&req.path, "key").as_deref()) else {
-                return (
-                    we(
-                        93000,
-                        "invalid webhook url, hint: [1700000000_1_abcd], from ip: 127.0.0.1",
-                    ),
-                    Err("key".into()),
-                );
-            };
-            if limited {
-                return (
-                    we(45009, "api freq out of limit"),
-                    Err("rate limited".into()),
-                );
-            }
-            let Ok(v) = json_body else {
-                return (we(40001, "invalid json"), Err("not JSON".into()));
-            };
-            let (content, max) = match v["msgtype"].as_str() {
-                Some("markdown") => (&v["markdown"]["content"], 4096),
-                Some("text") => (&v["text"]["content"], 2048),
-                _ => return (we(40008, "invalid message type"), Err("msgtype".into())),
-            };
-            let bytes = content.as_str().map_or(0, str::len);
-            if bytes == 0 || bytes > max {
-                return (
-                    we(40058, "content exceed max length"),
-                    Err(format!("content {bytes} bytes over {max}")),
-                );
-            }
-            (we(0, "ok"), Ok((token, v)))
-        }
-        Service::PagerDuty => {
-            if limited {
-                return (
-                    Response::new(429, "").header("retry-after", "1"),
-                    Err("rate limited".into()),
-                );
-            }
-            let bad = |m: &str| {
-                (
-                    Response::new(400, json!({"status": "invalid event", "message": "Event object is invalid", "errors": [m]}).to_string()),
-                    Err(m.to_string()),
-                )
-            };
-            let Ok(v) = json_body else {
-                return bad("Invalid JSON");
-            };
-            let Some(token) = token_of(v["routing_key"].as_str()) else {
-                return bad("Invalid routing key");
-            };
-            let dedup = v["dedup_key"].as_str().unwrap_or("");
-            if dedup.is_empty() || dedup.len() > 255 {
-                return bad("dedup_key is missing or longer than 255");
-            }
-            match v["event_action"].as_str() {
-                Some("resolve") => {}
-                Some("trigger") => {
-                    let p = &v["payload"];
-                    if chars(&p["summary"]) == 0
-                        || chars(&p["summary"]) > 1024
-                        || p["source"].as_str().unwrap_or("").is_empty()
-                        || !["critical", "error", "warning", "info"]
-                            .contains(&p["severity"].as_str().unwrap_or(""))
-                    {
-                        return bad("payload is invalid");
-                    }
-                    if req.body.len() > 512 * 1024 {
-                        return bad("payload too large");
-                    }
-                }
-                _ => return bad("event_action is invalid"),
-            }
-            (
-                Response::new(
-                    202,
-                    json!({"status": "success", "message": "Event processed", "dedup_key": dedup})
-                        .to_string(),
-                ),
-                Ok((token, v)),
-            )
-        }
+        Service::Slack => slack(req, json_body, secret, keyword, limited),
+        Service::Teams => teams(req, json_body, secret, keyword, limited),
+        Service::DingTalk => dingtalk(req, json_body, secret, keyword, limited),
+        Service::Lark => lark(req, json_body, secret, keyword, limited),
+        Service::WeCom => wecom(req, json_body, secret, keyword, limited),
+        Service::PagerDuty => pagerduty(req, json_body, secret, keyword, limited),
         Service::GoogleChat => google_chat(req, json_body.ok(), limited),
     }
+}
+
+/// Slack.
+fn slack(
+    req: &Request,
+    json_body: Result<Value, serde_json::Error>,
+    _secret: Option<&str>,
+    _keyword: Option<&str>,
+    limited: bool,
+) -> (Response, Outcome) {
+    let Some(token) = token_of(req.path.strip_prefix("/services/T000/B000/")) else {
+        return (Response::new(404, "no_service"), Err("no_service".into()));
+    };
+    if limited {
+        return (
+            Response::new(429, "rate_limited").header("retry-after", "1"),
+            Err("rate limited".into()),
+        );
+    }
+    let Ok(v) = json_body else {
+        return (
+            Response::new(400, "invalid_payload"),
+            Err("invalid_payload".into()),
+        );
+    };
+    let blocks = v["blocks"].as_array().cloned().unwrap_or_default();
+    let problem = if chars(&v["text"]) == 0 {
+        Some("no text fallback")
+    } else if blocks.len() > 50 {
+        Some("more than 50 blocks")
+    } else if blocks.iter().any(|b| {
+        (b["type"] == "header" && chars(&b["text"]["text"]) > 150)
+            || chars(&b["text"]["text"]) > 3000
+            || b["fields"]
+                .as_array()
+                .is_some_and(|f| f.len() > 10 || f.iter().any(|x| chars(&x["text"]) > 2000))
+            || b["elements"].as_array().is_some_and(|e| {
+                e.iter()
+                    .any(|x| chars(&x["text"]["text"]) > 75 || chars(&x["url"]) > 3000)
+            })
+    }) {
+        Some("a block over its limit")
+    } else if chars(&v["text"]) > 40_000 {
+        Some("text over 40,000 characters")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => (Response::new(400, "invalid_blocks"), Err(p.into())),
+        None => (Response::new(200, "ok"), Ok((token, v))),
+    }
+}
+
+/// Teams.
+fn teams(
+    req: &Request,
+    json_body: Result<Value, serde_json::Error>,
+    _secret: Option<&str>,
+    _keyword: Option<&str>,
+    limited: bool,
+) -> (Response, Outcome) {
+    let Some(token) = token_of(param(&req.path, "sig").as_deref()) else {
+        return (
+            Response::new(
+                401,
+                r#"{"error":{"code":"DirectApiAuthorizationRequired"}}"#,
+            ),
+            Err("bad sig".into()),
+        );
+    };
+    if limited {
+        return (
+            Response::new(429, "").header("retry-after", "1"),
+            Err("rate limited".into()),
+        );
+    }
+    let ok = json_body.as_ref().is_ok_and(|v| {
+        v["type"] == "message"
+            && v["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+            && v["attachments"][0]["content"]["type"] == "AdaptiveCard"
+            && v["attachments"][0]["content"]["version"]
+                .as_str()
+                .is_some_and(|s| s <= "1.5")
+    });
+    if !ok || req.body.len() > 28 * 1024 {
+        return (
+            Response::new(400, "bad card"),
+            Err("not a Teams Adaptive Card message within 28 KB".into()),
+        );
+    }
+    (Response::new(202, ""), Ok((token, json_body.unwrap())))
+}
+
+/// DingTalk.
+fn dingtalk(
+    req: &Request,
+    json_body: Result<Value, serde_json::Error>,
+    secret: Option<&str>,
+    keyword: Option<&str>,
+    limited: bool,
+) -> (Response, Outcome) {
+    let ding = |code: i64, msg: &str| {
+        Response::new(200, json!({"errcode": code, "errmsg": msg}).to_string())
+    };
+    let Some(token) = token_of(param(&req.path, "access_token").as_deref()) else {
+        return (ding(300005, "token is not exist"), Err("token".into()));
+    };
+    if let Some(secret) = secret {
+        let ts: i64 = param(&req.path, "timestamp")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let sign = param(&req.path, "sign").unwrap_or_default();
+        if (now_ms() - ts).abs() > 3_600_000 {
+            return (ding(310000, "invalid timestamp"), Err("timestamp".into()));
+        }
+        if sign != hmac_b64(secret.as_bytes(), format!("{ts}\n{secret}").as_bytes()) {
+            return (ding(310000, "sign not match"), Err("sign not match".into()));
+        }
+    }
+    if limited {
+        return (
+            ding(130101, "send too fast, exceed 20 times per minute"),
+            Err("rate limited".into()),
+        );
+    }
+    let Ok(v) = json_body else {
+        return (ding(40035, "param error"), Err("not JSON".into()));
+    };
+    let content = match v["msgtype"].as_str() {
+        Some("markdown") => &v["markdown"],
+        Some("actionCard") => &v["actionCard"],
+        Some("text") => &v["text"],
+        _ => return (ding(40035, "msgtype invalid"), Err("msgtype".into())),
+    };
+    if !has_keyword(keyword, content) {
+        return (
+            ding(310000, "keywords not in content"),
+            Err("keyword".into()),
+        );
+    }
+    if v["msgUuid"].as_str().unwrap_or("").is_empty() {
+        return (ding(40035, "msgUuid missing"), Err("no msgUuid".into()));
+    }
+    (ding(0, "ok"), Ok((token, v)))
+}
+
+/// Lark.
+fn lark(
+    req: &Request,
+    json_body: Result<Value, serde_json::Error>,
+    secret: Option<&str>,
+    keyword: Option<&str>,
+    limited: bool,
+) -> (Response, Outcome) {
+    let lark = |code: i64, msg: &str| {
+        Response::new(
+            200,
+            json!({"code": code, "msg": msg, "data": {}}).to_string(),
+        )
+    };
+    let Some(token) = token_of(req.path.strip_prefix("/open-apis/bot/v2/hook/")) else {
+        return (
+            lark(
+                19001,
+                "param invalid: incoming webhook access token invalid",
+            ),
+            Err("token".into()),
+        );
+    };
+    if req.body.len() > 20 * 1024 {
+        return (lark(9499, "Bad Request"), Err("over 20 KB".into()));
+    }
+    let Ok(v) = json_body else {
+        return (lark(9499, "Bad Request"), Err("not JSON".into()));
+    };
+    if let Some(secret) = secret {
+        let ts: i64 = v["timestamp"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let want = hmac_b64(format!("{ts}\n{secret}").as_bytes(), b"");
+        if (now_ms() / 1000 - ts).abs() > 3600 || v["sign"].as_str() != Some(want.as_str()) {
+            return (
+                lark(
+                    19021,
+                    "sign match fail or timestamp is not within one hour from current time",
+                ),
+                Err("sign".into()),
+            );
+        }
+    }
+    if limited {
+        return (
+            lark(11232, "frequency limited psm[lark.oapi.bot]"),
+            Err("rate limited".into()),
+        );
+    }
+    if v["msg_type"] != "interactive" || !v["card"].is_object() {
+        return (lark(9499, "Bad Request"), Err("msg_type".into()));
+    }
+    if !has_keyword(keyword, &v["card"]) {
+        return (lark(19024, "Key Words Not Found"), Err("keyword".into()));
+    }
+    (lark(0, "success"), Ok((token, v)))
+}
+
+/// WeCom.
+fn wecom(
+    req: &Request,
+    json_body: Result<Value, serde_json::Error>,
+    _secret: Option<&str>,
+    _keyword: Option<&str>,
+    limited: bool,
+) -> (Response, Outcome) {
+    let we = |code: i64, msg: &str| {
+        Response::new(200, json!({"errcode": code, "errmsg": msg}).to_string())
+    };
+    let Some(token) = token_of(param(&req.path, "key").as_deref()) else {
+        return (
+            we(
+                93000,
+                "invalid webhook url, hint: [1700000000_1_abcd], from ip: 127.0.0.1",
+            ),
+            Err("key".into()),
+        );
+    };
+    if limited {
+        return (
+            we(45009, "api freq out of limit"),
+            Err("rate limited".into()),
+        );
+    }
+    let Ok(v) = json_body else {
+        return (we(40001, "invalid json"), Err("not JSON".into()));
+    };
+    let (content, max) = match v["msgtype"].as_str() {
+        Some("markdown") => (&v["markdown"]["content"], 4096),
+        Some("text") => (&v["text"]["content"], 2048),
+        _ => return (we(40008, "invalid message type"), Err("msgtype".into())),
+    };
+    let bytes = content.as_str().map_or(0, str::len);
+    if bytes == 0 || bytes > max {
+        return (
+            we(40058, "content exceed max length"),
+            Err(format!("content {bytes} bytes over {max}")),
+        );
+    }
+    (we(0, "ok"), Ok((token, v)))
+}
+
+/// PagerDuty.
+fn pagerduty(
+    req: &Request,
+    json_body: Result<Value, serde_json::Error>,
+    _secret: Option<&str>,
+    _keyword: Option<&str>,
+    limited: bool,
+) -> (Response, Outcome) {
+    if limited {
+        return (
+            Response::new(429, "").header("retry-after", "1"),
+            Err("rate limited".into()),
+        );
+    }
+    let bad = |m: &str| {
+        (
+            Response::new(400, json!({"status": "invalid event", "message": "Event object is invalid", "errors": [m]}).to_string()),
+            Err(m.to_string()),
+        )
+    };
+    let Ok(v) = json_body else {
+        return bad("Invalid JSON");
+    };
+    let Some(token) = token_of(v["routing_key"].as_str()) else {
+        return bad("Invalid routing key");
+    };
+    let dedup = v["dedup_key"].as_str().unwrap_or("");
+    if dedup.is_empty() || dedup.len() > 255 {
+        return bad("dedup_key is missing or longer than 255");
+    }
+    match v["event_action"].as_str() {
+        Some("resolve") => {}
+        Some("trigger") => {
+            let p = &v["payload"];
+            if chars(&p["summary"]) == 0
+                || chars(&p["summary"]) > 1024
+                || p["source"].as_str().unwrap_or("").is_empty()
+                || !["critical", "error", "warning", "info"]
+                    .contains(&p["severity"].as_str().unwrap_or(""))
+            {
+                return bad("payload is invalid");
+            }
+            if req.body.len() > 512 * 1024 {
+                return bad("payload too large");
+            }
+        }
+        _ => return bad("event_action is invalid"),
+    }
+    (
+        Response::new(
+            202,
+            json!({"status": "success", "message": "Event processed", "dedup_key": dedup})
+                .to_string(),
+        ),
+        Ok((token, v)),
+    )
 }
 
 /// Google Chat: the token in the query, a `cardsV2` message with a `text` fallback within

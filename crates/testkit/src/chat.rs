@@ -509,6 +509,10 @@ fn pagerduty(
             if chars(&p["summary"]) == 0
                 || chars(&p["summary"]) > 1024
                 || p["source"].as_str().unwrap_or("").is_empty()
+                // The Events API v2 OpenAPI types these as strings: absent, never null.
+                || ["component", "group", "class"]
+                    .iter()
+                    .any(|f| p.get(*f).is_some_and(|v| !v.is_string()))
                 || !["critical", "error", "warning", "info"]
                     .contains(&p["severity"].as_str().unwrap_or(""))
             {

@@ -88,6 +88,13 @@ mod tests {
         assert!(s.len() <= 100, "{s}");
         assert!(s.bytes().all(|b| (b' '..=b'~').contains(&b)), "{s:?}");
         assert!(s.starts_with("[CRITICAL] Secret rotation failed: x"), "{s}");
+        // The subject is also the SMS text and the email subject: as inert as the body.
+        let mut phishing = a.clone();
+        phishing.title = "Urgent <!channel> @all verify at https://aws-kms-verify.example/login or aws-kms-verify.com".into();
+        let s = subject(&phishing);
+        for bad in ["<!channel>", "@all", "https://", "verify.example/", "verify.com"] {
+            assert!(!s.contains(bad), "{bad} in {s}");
+        }
         let mut long = a.clone();
         long.title = "é".repeat(300);
         assert_eq!(subject(&long).len(), 100);

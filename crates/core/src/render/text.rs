@@ -9,10 +9,16 @@ use crate::alert::Alert;
 /// SNS allows at most 100 printable ASCII characters in a subject.
 pub const SUBJECT_MAX: usize = 100;
 
-/// `[CRITICAL] Secret rotation failed: name`, made safe for SNS: printable ASCII only (other
-/// characters become `?`), one line, at most 100 characters, never empty.
+/// `[CRITICAL] Secret rotation failed: name`, made inert like every other channel (the subject
+/// is also the SMS text and the email subject: no links, no mentions, no markup), then safe
+/// for SNS: printable ASCII only (other characters become `?`), one line, at most 100
+/// characters, never empty.
 pub fn subject(alert: &Alert) -> String {
-    let full = format!("[{}] {}", alert.severity.upper(), alert.title);
+    let full = format!(
+        "[{}] {}",
+        alert.severity.upper(),
+        neutralize_cow(&alert.title, 200)
+    );
     let mut out = String::with_capacity(SUBJECT_MAX);
     let mut last_space = true;
     for c in full.chars() {

@@ -46,19 +46,11 @@ pub fn neutralize_cow(s: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(defang_domains(&out))
 }
 
-/// Top-level domains chat and mail clients link on sight; with a path after it (`/login`)
-/// any alphabetic top-level domain counts.
-const COMMON_TLDS: &[&str] = &[
-    "com", "net", "org", "io", "co", "info", "biz", "xyz", "top", "online", "site", "app", "dev",
-    "me", "ai", "cc", "tk", "ml", "ga", "cf", "gq", "ly", "to", "ws", "click", "link", "live",
-    "shop", "store", "cloud", "tech", "zip", "mov", "cn", "ru", "uk", "de", "fr", "jp", "kr", "in",
-    "br", "au", "ca", "nl", "eu", "us", "hk", "tw", "sg", "id", "vn", "su", "ir", "edu", "gov",
-    "mil", "int",
-];
-
-/// Defangs bare domain names (`evil.example.com/login` -> `evil.example[.]com/login`): clients
-/// turn them into links without any `http://`. A name is labels of letters, digits and `-`
-/// joined by dots, ending in a common top-level domain, or in any alphabetic one when a path
+/// Defangs bare domain names (`evil.example.com/login` -> `evil[.]example[.]com/login`): clients
+/// turn them into links without any `http://`; every dot is defanged, so no shorter name
+/// inside it (`evil.co` in `evil.co.uk`) stays linkable. A name is labels of letters, digits and `-`
+/// joined by dots, ending in a public suffix of the Public Suffix List (the maintained `psl`
+/// crate: `com`, `co.uk`, `xn--p1ai`, `cloud` ...), or in any alphabetic label when a path
 /// follows. Numbers (`41.5`, `2.22.0`) and sentence ends (`found.`) are left alone.
 fn defang_domains(s: &str) -> String {
     let b = s.as_bytes();
@@ -79,10 +71,9 @@ fn defang_domains(s: &str) -> String {
         let trimmed = token.trim_end_matches('.');
         let rest = &token[trimmed.len()..];
         match trimmed.rfind('.') {
+            // Every dot: `evil.co.uk` must not leave `evil.co` to be linked.
             Some(dot) if is_domain(trimmed, dot, b.get(i) == Some(&b'/')) => {
-                out.push_str(&trimmed[..dot]);
-                out.push_str("[.]");
-                out.push_str(&trimmed[dot + 1..]);
+                out.push_str(&trimmed.replace('.', "[.]"));
                 out.push_str(rest);
             }
             _ => out.push_str(token),
@@ -96,10 +87,19 @@ fn is_domain(name: &str, last_dot: usize, path_follows: bool) -> bool {
     let labels_ok = name
         .split('.')
         .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
-    let alphabetic = (2..=24).contains(&tld.len()) && tld.bytes().all(|c| c.is_ascii_alphabetic());
-    labels_ok
-        && alphabetic
-        && (path_follows || COMMON_TLDS.iter().any(|t| t.eq_ignore_ascii_case(tld)))
+    // Letters, or an internationalized top-level domain in its ASCII form (`xn--p1ai`).
+    let alphabetic = ((2..=24).contains(&tld.len())
+        && tld.bytes().all(|c| c.is_ascii_alphabetic()))
+        || (tld.len() <= 63
+            && tld.starts_with("xn--")
+            && tld.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'));
+    labels_ok && alphabetic && (path_follows || is_public_suffix(name))
+}
+
+/// Whether `name` ends in a suffix the Public Suffix List knows (not merely the implicit `*`).
+fn is_public_suffix(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    psl::suffix(lower.as_bytes()).is_some_and(|s| s.is_known())
 }
 
 /// Bytes [`is_inert`] looks at more closely: everything but printable ASCII letters, digits
@@ -215,22 +215,36 @@ mod tests {
     fn bare_domains_are_defanged() {
         assert_eq!(
             neutralize("see evil.example.com/login now", 100),
-            "see evil.example[.]com/login now"
+            "see evil[.]example[.]com/login now"
         );
-        assert_eq!(neutralize("evil.example.com", 100), "evil.example[.]com");
+        assert_eq!(neutralize("evil.example.com", 100), "evil[.]example[.]com");
         assert_eq!(neutralize("phish.zz/x", 100), "phish[.]zz/x");
+        // Any suffix of the Public Suffix List, not a hand list: country codes, new and brand
+        // top-level domains, multi-label suffixes.
+        for (bare, inert) in [
+            ("evil.co.uk", "evil[.]co[.]uk"),
+            ("verify.amazon", "verify[.]amazon"),
+            ("kms-login.cloud", "kms-login[.]cloud"),
+            ("pay.bank", "pay[.]bank"),
+            ("xn--80ak6aa92e.xn--p1ai", "xn--80ak6aa92e[.]xn--p1ai"),
+            ("Evil.COM", "Evil[.]COM"),
+        ] {
+            assert_eq!(neutralize(bare, 100), inert, "{bare}");
+        }
         for keep in [
             "41.5 ms",
             "aws-cli/2.22.0",
             "It is not found.",
             "aws.kms",
             "e.g. this",
+            "file.txt",
+            "config.json",
         ] {
             assert_eq!(neutralize(keep, 100), keep);
         }
         assert_eq!(
             neutralize("http://evil.example.com/x", 100),
-            "http[:]//evil.example[.]com/x"
+            "http[:]//evil[.]example[.]com/x"
         );
     }
 

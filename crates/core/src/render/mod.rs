@@ -92,7 +92,13 @@ mod tests {
         let mut phishing = a.clone();
         phishing.title = "Urgent <!channel> @all verify at https://aws-kms-verify.example/login or aws-kms-verify.com".into();
         let s = subject(&phishing);
-        for bad in ["<!channel>", "@all", "https://", "verify.example/", "verify.com"] {
+        for bad in [
+            "<!channel>",
+            "@all",
+            "https://",
+            "verify.example/",
+            "verify.com",
+        ] {
             assert!(!s.contains(bad), "{bad} in {s}");
         }
         let mut long = a.clone();

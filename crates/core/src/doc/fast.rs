@@ -173,7 +173,9 @@ impl<'a> Reader<'a> {
             return None;
         }
         self.i += 1;
-        let mut members = Vec::with_capacity(16);
+        // Sized by what is read, never by a guess per object: `[{},{},...]` allocates nothing
+        // for its empty objects.
+        let mut members = Vec::new();
         if !self.eat(b'}') {
             loop {
                 self.ws();

@@ -3,38 +3,22 @@
 //! the request (webhook path, token and body) back. The handler fails the alert with a clear
 //! error: no panic, no wait past its publish timeout, no secret in its output.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
 use kms_alerts_testkit::http::{Response, Server};
 
 const SECRET: &str = "T0KENneverInLogs0123456789abcdef";
 
 fn run(targets: &str) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kms-key-lifecycle"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("KMS_ALERTS_TARGETS", targets)
-        .env("KMS_ALERTS_RETRY_BASE_MS", "10")
-        .env("KMS_ALERTS_PUBLISH_TIMEOUT_MS", "3000")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&kms_alerts_testkit::event("aws/kms-cmk-deletion.json"))
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    common::run_local(
+        env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+        &[
+            ("KMS_ALERTS_TARGETS", targets),
+            ("KMS_ALERTS_RETRY_BASE_MS", "10"),
+            ("KMS_ALERTS_PUBLISH_TIMEOUT_MS", "3000"),
+        ],
+        &kms_alerts_testkit::event("aws/kms-cmk-deletion.json"),
+    )
 }
 
 #[test]

@@ -2,34 +2,16 @@
 //! an unknown option, credentials in a URL, and settings that contradict each other stop the
 //! handler before it takes an event, with a message that names the problem and no secret.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
 fn start(env: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kms-key-lifecycle"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_REGION", "us-east-1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&kms_alerts_testkit::event("aws/kms-cmk-deletion.json"))
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let mut env = env.to_vec();
+    env.push(("AWS_REGION", "us-east-1"));
+    common::run_local(
+        env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+        &env,
+        &kms_alerts_testkit::event("aws/kms-cmk-deletion.json"),
+    )
 }
 
 #[test]

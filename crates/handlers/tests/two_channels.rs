@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use common::{event, Aws, Proc};
 use kms_alerts_testkit::chat::{ChatServer, Service, TOKEN, TOKEN2};
 use kms_alerts_testkit::lambda_api::RuntimeApi;
@@ -78,24 +75,13 @@ impl Stands {
 #[test]
 fn locally_each_of_two_webhooks_on_one_host_gets_the_alert_once() {
     let stands = Stands::start();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kms-key-lifecycle"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("KMS_ALERTS_TARGETS", stands.targets())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&event("aws/kms-cmk-deletion.json"))
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let targets = stands.targets();
+    let (ok, err) = common::run_local(
+        env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+        &[("KMS_ALERTS_TARGETS", &targets)],
+        &event("aws/kms-cmk-deletion.json"),
+    );
+    assert!(ok, "{err}");
     stands.assert_each_received(1);
     // The outcome (the last line on stderr) names each target apart: the masked name and a
     // distinguishing suffix.

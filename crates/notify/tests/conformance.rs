@@ -112,6 +112,19 @@ fn sinks(base: &str) -> Vec<(&'static str, String, Response, usize)> {
     ]
 }
 
+/// Runs `check` for every HTTP sink, each against a scripted server of its own:
+/// `check(name, server, target string, limit in bytes)`.
+fn for_each_sink(mut check: impl FnMut(&'static str, &Scripted, &str, usize)) {
+    for (name, _, success, _) in sinks("http://x") {
+        let server = Scripted::start(success);
+        let (_, spec, _, limit) = sinks(&server.server.url())
+            .into_iter()
+            .find(|(n, ..)| *n == name)
+            .unwrap();
+        check(name, &server, &spec, limit);
+    }
+}
+
 fn settings(max_attempts: u32) -> Settings {
     Settings {
         max_attempts,
@@ -151,6 +164,18 @@ fn plain_alert() -> Alert {
     kms_alerts_testkit::alert("aws/kms-cmk-deletion.json")
 }
 
+/// What must never reach a person's message from event text.
+const LIVE: [&str; 8] = [
+    "<!channel>",
+    "@all",
+    "<at id=all>",
+    "<users/all>",
+    "http://evil",
+    "https://evil",
+    "<b>",
+    "\u{202e}",
+];
+
 /// An alert whose every field carries mentions, links, markup and bidi text, far over every limit.
 fn hostile_alert() -> Alert {
     let mut a = kms_alerts_testkit::alert("alibaba/secret-rotation-failure.json");
@@ -176,61 +201,52 @@ fn rt() -> tokio::runtime::Runtime {
 #[test]
 fn every_failure_is_classified_by_the_one_classifier() {
     let rt = rt();
-    for (name, _, success, _) in sinks("http://x") {
-        for (status, retry_after, want) in [
-            (
-                429,
-                Some("7"),
-                Failure::RateLimited {
-                    retry_after: Some(Duration::from_secs(7)),
-                },
-            ),
-            (503, None, Failure::Transient { retry_after: None }),
-            (
-                500,
-                Some("Wed, 21 Oct 2015 07:28:00 GMT"),
-                Failure::Transient {
-                    retry_after: Some(Duration::ZERO),
-                },
-            ),
-            (401, None, Failure::Auth),
-            (403, None, Failure::Auth),
-            (400, None, Failure::Permanent),
-        ] {
-            let server = Scripted::start(success.clone());
-            let (_, spec, _, _) = sinks(&server.server.url())
-                .into_iter()
-                .find(|(n, ..)| *n == name)
-                .unwrap();
+    for (status, retry_after, want) in [
+        (
+            429,
+            Some("7"),
+            Failure::RateLimited {
+                retry_after: Some(Duration::from_secs(7)),
+            },
+        ),
+        (503, None, Failure::Transient { retry_after: None }),
+        (
+            500,
+            Some("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Failure::Transient {
+                retry_after: Some(Duration::ZERO),
+            },
+        ),
+        (401, None, Failure::Auth),
+        (403, None, Failure::Auth),
+        (400, None, Failure::Permanent),
+    ] {
+        for_each_sink(|name, server, spec, _| {
             let mut r = Response::new(status, "{}");
             if let Some(v) = retry_after {
                 r = r.header("retry-after", v);
             }
             server.then(r);
-            let t = target(&spec, 1);
             let policy = RetryPolicy {
                 max_attempts: 1,
                 ..settings(1).retry()
             };
-            let err = rt.block_on(t.send(&plain_alert(), &policy)).unwrap_err();
+            let err = rt
+                .block_on(target(spec, 1).send(&plain_alert(), &policy))
+                .unwrap_err();
             assert_eq!(err.failure, want, "{name} HTTP {status}: {err}");
-        }
+        });
     }
 }
 
 #[test]
 fn no_secret_reaches_a_name_or_an_error_even_when_the_service_echoes_the_request() {
     let rt = rt();
-    for (name, _, success, _) in sinks("http://x") {
-        let server = Scripted::start(success);
-        let (_, spec, _, _) = sinks(&server.server.url())
-            .into_iter()
-            .find(|(n, ..)| *n == name)
-            .unwrap();
+    for_each_sink(|name, server, spec, _| {
         for status in [400, 500] {
             server.then(Response::new(status, "ECHO"));
         }
-        let t = target(&spec, 2);
+        let t = target(spec, 2);
         let notifier = Notifier::with_targets(vec![t.clone()], &settings(2));
         let err = rt.block_on(notifier.publish(&plain_alert())).unwrap_err();
         let shown = format!("{err} {err:?} {} {:?}", t.label, notifier.target_names());
@@ -239,22 +255,16 @@ fn no_secret_reaches_a_name_or_an_error_even_when_the_service_echoes_the_request
             assert!(!shown.contains(secret), "{name}: {shown}");
         }
         assert!(shown.contains("****") || name == "mns", "{name}: {shown}");
-    }
+    });
 }
 
 #[test]
 fn a_retry_repeats_the_request_exactly() {
     let rt = rt();
-    for (name, _, success, _) in sinks("http://x") {
-        let server = Scripted::start(success);
-        let (_, spec, _, _) = sinks(&server.server.url())
-            .into_iter()
-            .find(|(n, ..)| *n == name)
-            .unwrap();
+    for_each_sink(|name, server, spec, _| {
         server.then(Response::new(503, "busy"));
         server.then(Response::new(429, "slow down").header("retry-after", "0"));
-        let t = target(&spec, 3);
-        rt.block_on(t.send(&plain_alert(), &settings(3).retry()))
+        rt.block_on(target(spec, 3).send(&plain_alert(), &settings(3).retry()))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let seen = server.seen();
         assert_eq!(seen.len(), 3, "{name}");
@@ -265,19 +275,14 @@ fn a_retry_repeats_the_request_exactly() {
                 "{name}: the idempotency key and body change on a retry"
             );
         }
-    }
+    });
 }
 
 #[test]
 fn a_hostile_alert_stays_within_every_limit_in_bytes_and_inert() {
     let rt = rt();
-    for (name, _, success, limit) in sinks("http://x") {
-        let server = Scripted::start(success);
-        let (_, spec, _, _) = sinks(&server.server.url())
-            .into_iter()
-            .find(|(n, ..)| *n == name)
-            .unwrap();
-        let t = target(&spec, 1);
+    for_each_sink(|name, server, spec, limit| {
+        let t = target(spec, 1);
         rt.block_on(t.send(&hostile_alert(), &settings(1).retry()))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let seen = server.seen();
@@ -316,20 +321,11 @@ fn a_hostile_alert_stays_within_every_limit_in_bytes_and_inert() {
             text
         };
         if name != "mns" {
-            for bad in [
-                "<!channel>",
-                "@all",
-                "<at id=all>",
-                "<users/all>",
-                "http://evil",
-                "https://evil",
-                "<b>",
-                "\u{202e}",
-            ] {
+            for bad in LIVE {
                 assert!(!shown.contains(bad), "{name}: {bad:?} reached the message");
             }
         }
-    }
+    });
 }
 
 /// The SDK sinks (SNS, SQS) answer through the same classifier: statuses without a code, and
@@ -415,16 +411,7 @@ fn sdk_sinks_are_classified_by_the_same_classifier() {
 fn the_chatbot_schema_is_inert_in_every_field() {
     let m = kms_alerts_notify::chatbot_message(&hostile_alert(), 262_144);
     assert!(m.len() <= 262_144);
-    for bad in [
-        "<!channel>",
-        "@all",
-        "<at id=all>",
-        "<users/all>",
-        "http://evil",
-        "https://evil",
-        "<b>",
-        "\u{202e}",
-    ] {
+    for bad in LIVE {
         assert!(!m.contains(bad), "{bad:?} reached the Chatbot message");
     }
 }

@@ -189,6 +189,15 @@ fn chars(v: &Value) -> usize {
     v.as_str().map_or(0, |s| s.chars().count())
 }
 
+/// One request, with what the stand-in was started with.
+struct Call<'a> {
+    req: &'a Request,
+    json_body: Result<Value, serde_json::Error>,
+    secret: Option<&'a str>,
+    keyword: Option<&'a str>,
+    limited: bool,
+}
+
 /// Whether the message contains the keyword the robot requires (if any).
 fn has_keyword(keyword: Option<&str>, v: &Value) -> bool {
     match keyword {
@@ -214,34 +223,64 @@ fn answer(
 ) -> (Response, Outcome) {
     let json_body = serde_json::from_slice::<Value>(&req.body);
     match service {
-        Service::Slack => slack(req, json_body, secret, keyword, limited),
-        Service::Teams => teams(req, json_body, secret, keyword, limited),
-        Service::DingTalk => dingtalk(req, json_body, secret, keyword, limited),
-        Service::Lark => lark(req, json_body, secret, keyword, limited),
-        Service::WeCom => wecom(req, json_body, secret, keyword, limited),
-        Service::PagerDuty => pagerduty(req, json_body, secret, keyword, limited),
+        Service::Slack => slack(Call {
+            req,
+            json_body,
+            secret,
+            keyword,
+            limited,
+        }),
+        Service::Teams => teams(Call {
+            req,
+            json_body,
+            secret,
+            keyword,
+            limited,
+        }),
+        Service::DingTalk => dingtalk(Call {
+            req,
+            json_body,
+            secret,
+            keyword,
+            limited,
+        }),
+        Service::Lark => lark(Call {
+            req,
+            json_body,
+            secret,
+            keyword,
+            limited,
+        }),
+        Service::WeCom => wecom(Call {
+            req,
+            json_body,
+            secret,
+            keyword,
+            limited,
+        }),
+        Service::PagerDuty => pagerduty(Call {
+            req,
+            json_body,
+            secret,
+            keyword,
+            limited,
+        }),
         Service::GoogleChat => google_chat(req, json_body.ok(), limited),
     }
 }
 
 /// Slack.
-fn slack(
-    req: &Request,
-    json_body: Result<Value, serde_json::Error>,
-    _secret: Option<&str>,
-    _keyword: Option<&str>,
-    limited: bool,
-) -> (Response, Outcome) {
-    let Some(token) = token_of(req.path.strip_prefix("/services/T000/B000/")) else {
+fn slack(call: Call<'_>) -> (Response, Outcome) {
+    let Some(token) = token_of(call.req.path.strip_prefix("/services/T000/B000/")) else {
         return (Response::new(404, "no_service"), Err("no_service".into()));
     };
-    if limited {
+    if call.limited {
         return (
             Response::new(429, "rate_limited").header("retry-after", "1"),
-            Err("rate limited".into()),
+            Err("rate call.limited".into()),
         );
     }
-    let Ok(v) = json_body else {
+    let Ok(v) = call.json_body else {
         return (
             Response::new(400, "invalid_payload"),
             Err("invalid_payload".into()),
@@ -276,14 +315,8 @@ fn slack(
 }
 
 /// Teams.
-fn teams(
-    req: &Request,
-    json_body: Result<Value, serde_json::Error>,
-    _secret: Option<&str>,
-    _keyword: Option<&str>,
-    limited: bool,
-) -> (Response, Outcome) {
-    let Some(token) = token_of(param(&req.path, "sig").as_deref()) else {
+fn teams(call: Call<'_>) -> (Response, Outcome) {
+    let Some(token) = token_of(param(&call.req.path, "sig").as_deref()) else {
         return (
             Response::new(
                 401,
@@ -292,13 +325,13 @@ fn teams(
             Err("bad sig".into()),
         );
     };
-    if limited {
+    if call.limited {
         return (
             Response::new(429, "").header("retry-after", "1"),
-            Err("rate limited".into()),
+            Err("rate call.limited".into()),
         );
     }
-    let ok = json_body.as_ref().is_ok_and(|v| {
+    let ok = call.json_body.as_ref().is_ok_and(|v| {
         v["type"] == "message"
             && v["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
             && v["attachments"][0]["content"]["type"] == "AdaptiveCard"
@@ -306,34 +339,28 @@ fn teams(
                 .as_str()
                 .is_some_and(|s| s <= "1.5")
     });
-    if !ok || req.body.len() > 28 * 1024 {
+    if !ok || call.req.body.len() > 28 * 1024 {
         return (
             Response::new(400, "bad card"),
             Err("not a Teams Adaptive Card message within 28 KB".into()),
         );
     }
-    (Response::new(202, ""), Ok((token, json_body.unwrap())))
+    (Response::new(202, ""), Ok((token, call.json_body.unwrap())))
 }
 
 /// DingTalk.
-fn dingtalk(
-    req: &Request,
-    json_body: Result<Value, serde_json::Error>,
-    secret: Option<&str>,
-    keyword: Option<&str>,
-    limited: bool,
-) -> (Response, Outcome) {
+fn dingtalk(call: Call<'_>) -> (Response, Outcome) {
     let ding = |code: i64, msg: &str| {
         Response::new(200, json!({"errcode": code, "errmsg": msg}).to_string())
     };
-    let Some(token) = token_of(param(&req.path, "access_token").as_deref()) else {
+    let Some(token) = token_of(param(&call.req.path, "access_token").as_deref()) else {
         return (ding(300005, "token is not exist"), Err("token".into()));
     };
-    if let Some(secret) = secret {
-        let ts: i64 = param(&req.path, "timestamp")
+    if let Some(secret) = call.secret {
+        let ts: i64 = param(&call.req.path, "timestamp")
             .and_then(|t| t.parse().ok())
             .unwrap_or(0);
-        let sign = param(&req.path, "sign").unwrap_or_default();
+        let sign = param(&call.req.path, "sign").unwrap_or_default();
         if (now_ms() - ts).abs() > 3_600_000 {
             return (ding(310000, "invalid timestamp"), Err("timestamp".into()));
         }
@@ -341,13 +368,13 @@ fn dingtalk(
             return (ding(310000, "sign not match"), Err("sign not match".into()));
         }
     }
-    if limited {
+    if call.limited {
         return (
             ding(130101, "send too fast, exceed 20 times per minute"),
-            Err("rate limited".into()),
+            Err("rate call.limited".into()),
         );
     }
-    let Ok(v) = json_body else {
+    let Ok(v) = call.json_body else {
         return (ding(40035, "param error"), Err("not JSON".into()));
     };
     let content = match v["msgtype"].as_str() {
@@ -356,7 +383,7 @@ fn dingtalk(
         Some("text") => &v["text"],
         _ => return (ding(40035, "msgtype invalid"), Err("msgtype".into())),
     };
-    if !has_keyword(keyword, content) {
+    if !has_keyword(call.keyword, content) {
         return (
             ding(310000, "keywords not in content"),
             Err("keyword".into()),
@@ -369,20 +396,14 @@ fn dingtalk(
 }
 
 /// Lark.
-fn lark(
-    req: &Request,
-    json_body: Result<Value, serde_json::Error>,
-    secret: Option<&str>,
-    keyword: Option<&str>,
-    limited: bool,
-) -> (Response, Outcome) {
+fn lark(call: Call<'_>) -> (Response, Outcome) {
     let lark = |code: i64, msg: &str| {
         Response::new(
             200,
             json!({"code": code, "msg": msg, "data": {}}).to_string(),
         )
     };
-    let Some(token) = token_of(req.path.strip_prefix("/open-apis/bot/v2/hook/")) else {
+    let Some(token) = token_of(call.req.path.strip_prefix("/open-apis/bot/v2/hook/")) else {
         return (
             lark(
                 19001,
@@ -391,13 +412,13 @@ fn lark(
             Err("token".into()),
         );
     };
-    if req.body.len() > 20 * 1024 {
+    if call.req.body.len() > 20 * 1024 {
         return (lark(9499, "Bad Request"), Err("over 20 KB".into()));
     }
-    let Ok(v) = json_body else {
+    let Ok(v) = call.json_body else {
         return (lark(9499, "Bad Request"), Err("not JSON".into()));
     };
-    if let Some(secret) = secret {
+    if let Some(secret) = call.secret {
         let ts: i64 = v["timestamp"]
             .as_str()
             .and_then(|t| t.parse().ok())
@@ -413,33 +434,27 @@ fn lark(
             );
         }
     }
-    if limited {
+    if call.limited {
         return (
-            lark(11232, "frequency limited psm[lark.oapi.bot]"),
-            Err("rate limited".into()),
+            lark(11232, "frequency call.limited psm[lark.oapi.bot]"),
+            Err("rate call.limited".into()),
         );
     }
     if v["msg_type"] != "interactive" || !v["card"].is_object() {
         return (lark(9499, "Bad Request"), Err("msg_type".into()));
     }
-    if !has_keyword(keyword, &v["card"]) {
+    if !has_keyword(call.keyword, &v["card"]) {
         return (lark(19024, "Key Words Not Found"), Err("keyword".into()));
     }
     (lark(0, "success"), Ok((token, v)))
 }
 
 /// WeCom.
-fn wecom(
-    req: &Request,
-    json_body: Result<Value, serde_json::Error>,
-    _secret: Option<&str>,
-    _keyword: Option<&str>,
-    limited: bool,
-) -> (Response, Outcome) {
+fn wecom(call: Call<'_>) -> (Response, Outcome) {
     let we = |code: i64, msg: &str| {
         Response::new(200, json!({"errcode": code, "errmsg": msg}).to_string())
     };
-    let Some(token) = token_of(param(&req.path, "key").as_deref()) else {
+    let Some(token) = token_of(param(&call.req.path, "key").as_deref()) else {
         return (
             we(
                 93000,
@@ -448,13 +463,13 @@ fn wecom(
             Err("key".into()),
         );
     };
-    if limited {
+    if call.limited {
         return (
             we(45009, "api freq out of limit"),
-            Err("rate limited".into()),
+            Err("rate call.limited".into()),
         );
     }
-    let Ok(v) = json_body else {
+    let Ok(v) = call.json_body else {
         return (we(40001, "invalid json"), Err("not JSON".into()));
     };
     let (content, max) = match v["msgtype"].as_str() {
@@ -473,17 +488,11 @@ fn wecom(
 }
 
 /// PagerDuty.
-fn pagerduty(
-    req: &Request,
-    json_body: Result<Value, serde_json::Error>,
-    _secret: Option<&str>,
-    _keyword: Option<&str>,
-    limited: bool,
-) -> (Response, Outcome) {
-    if limited {
+fn pagerduty(call: Call<'_>) -> (Response, Outcome) {
+    if call.limited {
         return (
             Response::new(429, "").header("retry-after", "1"),
-            Err("rate limited".into()),
+            Err("rate call.limited".into()),
         );
     }
     let bad = |m: &str| {
@@ -492,7 +501,7 @@ fn pagerduty(
             Err(m.to_string()),
         )
     };
-    let Ok(v) = json_body else {
+    let Ok(v) = call.json_body else {
         return bad("Invalid JSON");
     };
     let Some(token) = token_of(v["routing_key"].as_str()) else {
@@ -518,7 +527,7 @@ fn pagerduty(
             {
                 return bad("payload is invalid");
             }
-            if req.body.len() > 512 * 1024 {
+            if call.req.body.len() > 512 * 1024 {
                 return bad("payload too large");
             }
         }

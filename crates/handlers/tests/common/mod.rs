@@ -38,6 +38,30 @@ pub fn samples(cloud: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Runs `bin` locally (one event on stdin) with only `env` set besides `PATH`: whether it
+/// succeeded, and its stdout and stderr together.
+pub fn run_local(bin: &str, env: &[(&str, &str)], stdin: &[u8]) -> (bool, String) {
+    use std::io::Write;
+    let mut cmd = Command::new(bin);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{bin}: {e}"));
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// A handler binary running as a child process; its output goes to a log file.
 pub struct Proc {
     child: Child,

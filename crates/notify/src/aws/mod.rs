@@ -49,15 +49,50 @@ where
     SinkError::new(failure, message)
 }
 
-/// The SDK configuration for sinks, or the start-up error of a target that needs it.
-pub(crate) fn sdk_config<'a>(
-    ctx: &'a BuildContext,
+/// The SDK configuration for a sink in `region` (from its ARN or URL; else the default
+/// region), or the start-up error of a target that needs one.
+pub(crate) fn sdk_config(
+    ctx: &BuildContext,
     name: &str,
-) -> Result<&'a aws_config::SdkConfig, ConfigError> {
-    ctx.aws_sinks
+    region: Option<&str>,
+) -> Result<aws_config::SdkConfig, ConfigError> {
+    let conf = ctx
+        .aws_sinks
         .as_ref()
-        .ok_or_else(|| ConfigError(format!("{name}: no AWS configuration")))
+        .ok_or_else(|| ConfigError(format!("{name}: no AWS configuration")))?;
+    Ok(match region {
+        Some(r) => conf
+            .to_builder()
+            .region(aws_config::Region::new(r.to_string()))
+            .build(),
+        None => conf.clone(),
+    })
 }
+
+/// Adds what SNS and SQS requests share: the message attributes and, for a FIFO topic or
+/// queue, the group and deduplication ids. The two SDKs have their own (same-shaped) types,
+/// hence a macro.
+macro_rules! shared_fields {
+    ($req:expr, $alert:expr, $address:expr, $attribute:ty) => {{
+        let mut req = $req;
+        let attrs = $crate::message::typed_attributes($alert, |v| {
+            <$attribute>::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+        })?;
+        for (name, attr) in attrs {
+            req = req.message_attributes(name, attr);
+        }
+        if $address.ends_with(".fifo") {
+            req = req
+                .message_group_id($crate::message::fifo_group_id($alert))
+                .message_deduplication_id($crate::message::fifo_dedup_id($alert));
+        }
+        req
+    }};
+}
+pub(crate) use shared_fields;
 
 /// Whether `s` looks like an AWS region code (`us-east-1`, `cn-north-1`).
 fn is_region(s: &str) -> bool {

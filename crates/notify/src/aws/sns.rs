@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 use kms_alerts_core::render::subject;
@@ -11,9 +10,7 @@ use kms_alerts_core::Alert;
 
 use crate::error::ConfigError;
 use crate::failure::SinkError;
-use crate::message::{
-    chatbot_sns_message, fifo_dedup_id, fifo_group_id, sns_message, typed_attributes,
-};
+use crate::message::{chatbot_sns_message, sns_message};
 use crate::sink::{Attempt, BoxFuture, BuildContext, Sink, SinkConfig, SinkOptions};
 
 /// One topic, as configured.
@@ -68,15 +65,9 @@ impl SinkConfig for SnsConfig {
     }
 
     fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn Sink>, ConfigError> {
-        let conf = super::sdk_config(ctx, &self.display())?;
-        let mut b = aws_sdk_sns::config::Builder::from(conf);
-        if let Some(r) = self.topic_arn.split(':').nth(3).filter(|r| !r.is_empty()) {
-            b = b.region(Region::new(r.to_string()));
-        }
-        Ok(Arc::new(SnsSink::new(
-            Client::from_conf(b.build()),
-            self.clone(),
-        )))
+        let region = self.topic_arn.split(':').nth(3).filter(|r| !r.is_empty());
+        let conf = super::sdk_config(ctx, &self.display(), region)?;
+        Ok(Arc::new(SnsSink::new(Client::new(&conf), self.clone())))
     }
 }
 
@@ -106,20 +97,7 @@ impl SnsSink {
         } else {
             req.message_structure("json").message(sns_message(alert))
         };
-        let attrs = typed_attributes(alert, |v| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(v)
-                .build()
-        })?;
-        for (name, attr) in attrs {
-            req = req.message_attributes(name, attr);
-        }
-        if topic_arn.ends_with(".fifo") {
-            req = req
-                .message_group_id(fifo_group_id(alert))
-                .message_deduplication_id(fifo_dedup_id(alert));
-        }
+        let req = super::shared_fields!(req, alert, topic_arn, MessageAttributeValue);
         req.send().await.map(|_| ()).map_err(super::sdk_failure)
     }
 }

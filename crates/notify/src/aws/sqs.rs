@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use aws_sdk_sqs::Client;
 use kms_alerts_core::Alert;
 
 use crate::error::ConfigError;
 use crate::failure::SinkError;
-use crate::message::{fifo_dedup_id, fifo_group_id, sqs_body, typed_attributes};
+use crate::message::sqs_body;
 use crate::sink::{Attempt, BoxFuture, BuildContext, Sink, SinkConfig, SinkOptions};
 
 /// One queue, as configured.
@@ -60,15 +59,8 @@ impl SinkConfig for SqsConfig {
     }
 
     fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn Sink>, ConfigError> {
-        let conf = super::sdk_config(ctx, &self.display())?;
-        let mut b = aws_sdk_sqs::config::Builder::from(conf);
-        if let Some(r) = &self.region {
-            b = b.region(Region::new(r.clone()));
-        }
-        Ok(Arc::new(SqsSink::new(
-            Client::from_conf(b.build()),
-            self.clone(),
-        )))
+        let conf = super::sdk_config(ctx, &self.display(), self.region.as_deref())?;
+        Ok(Arc::new(SqsSink::new(Client::new(&conf), self.clone())))
     }
 }
 
@@ -87,25 +79,12 @@ impl SqsSink {
 
     async fn send_message(&self, alert: &Alert) -> Result<(), SinkError> {
         let queue_url = &self.config.queue_url;
-        let mut req = self
+        let req = self
             .client
             .send_message()
             .queue_url(queue_url)
             .message_body(sqs_body(alert));
-        let attrs = typed_attributes(alert, |v| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(v)
-                .build()
-        })?;
-        for (name, attr) in attrs {
-            req = req.message_attributes(name, attr);
-        }
-        if queue_url.ends_with(".fifo") {
-            req = req
-                .message_group_id(fifo_group_id(alert))
-                .message_deduplication_id(fifo_dedup_id(alert));
-        }
+        let req = super::shared_fields!(req, alert, queue_url, MessageAttributeValue);
         req.send().await.map(|_| ()).map_err(super::sdk_failure)
     }
 }

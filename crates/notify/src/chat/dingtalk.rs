@@ -34,42 +34,6 @@ fn text(v: &View, incident: Option<&str>) -> String {
     t
 }
 
-fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-    let (mut url, secret) = split_secret(address);
-    let body = fitted(alert, o, markdown, BODY_MAX, |v| {
-        let mut t = text(v, alert.incident_key.as_deref());
-        let m = if o.mention || v.link.is_none() {
-            if let Some(link) = &v.link {
-                t.push_str(&format!("\n[Open in console]({link})\n"));
-            }
-            json!({"msgtype": "markdown", "markdown": {"title": v.title, "text": t},
-                   "at": {"isAtAll": o.mention}, "msgUuid": o.idempotency_key})
-        } else {
-            json!({"msgtype": "actionCard", "actionCard": {"title": v.title, "text": t,
-                   "singleTitle": "Open in console", "singleURL": v.link},
-                   "msgUuid": o.idempotency_key})
-        };
-        m
-    });
-    if let Some(secret) = secret {
-        let sign: String =
-            form_urlencoded::byte_serialize(sign(o.now_ms, &secret).as_bytes()).collect();
-        url.push_str(&format!("&timestamp={}&sign={sign}", o.now_ms));
-    }
-    Ok(Outgoing { url, body })
-}
-
-fn verdict(status: u16, body: &[u8]) -> Verdict {
-    super::by_code(
-        status,
-        body,
-        &["errcode"],
-        &[130101],
-        &[310000, 300005],
-        "DingTalk",
-    )
-}
-
 /// The service.
 pub(crate) struct DingTalk;
 
@@ -90,10 +54,38 @@ impl Service for DingTalk {
             .ok_or_else(|| "expected the robot URL with its access_token".into())
     }
     fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-        request(alert, address, o)
+        let (mut url, secret) = split_secret(address);
+        let body = fitted(alert, o, markdown, BODY_MAX, |v| {
+            let mut t = text(v, alert.incident_key.as_deref());
+            let m = if o.mention || v.link.is_none() {
+                if let Some(link) = &v.link {
+                    t.push_str(&format!("\n[Open in console]({link})\n"));
+                }
+                json!({"msgtype": "markdown", "markdown": {"title": v.title, "text": t},
+                       "at": {"isAtAll": o.mention}, "msgUuid": o.idempotency_key})
+            } else {
+                json!({"msgtype": "actionCard", "actionCard": {"title": v.title, "text": t,
+                       "singleTitle": "Open in console", "singleURL": v.link},
+                       "msgUuid": o.idempotency_key})
+            };
+            m
+        });
+        if let Some(secret) = secret {
+            let sign: String =
+                form_urlencoded::byte_serialize(sign(o.now_ms, &secret).as_bytes()).collect();
+            url.push_str(&format!("&timestamp={}&sign={sign}", o.now_ms));
+        }
+        Ok(Outgoing { url, body })
     }
     fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
-        verdict(status, body)
+        super::by_code(
+            status,
+            body,
+            &["errcode"],
+            &[130101],
+            &[310000, 300005],
+            "DingTalk",
+        )
     }
 }
 
@@ -113,18 +105,21 @@ mod tests {
     #[test]
     fn success_is_errcode_zero() {
         assert_eq!(
-            verdict(200, br#"{"errcode":0,"errmsg":"ok"}"#),
+            DingTalk.verdict(200, br#"{"errcode":0,"errmsg":"ok"}"#),
             Verdict::Delivered
         );
         assert!(matches!(
-            verdict(200, br#"{"errcode":310000,"errmsg":"sign not match"}"#),
+            DingTalk.verdict(200, br#"{"errcode":310000,"errmsg":"sign not match"}"#),
             Verdict::Auth(_)
         ));
         assert!(matches!(
-            verdict(200, br#"{"errcode":130101,"errmsg":"send too fast"}"#),
+            DingTalk.verdict(200, br#"{"errcode":130101,"errmsg":"send too fast"}"#),
             Verdict::RateLimited(_)
         ));
-        assert!(matches!(verdict(200, b"<html>"), Verdict::Permanent(_)));
-        assert!(matches!(verdict(502, b""), Verdict::Transient(_)));
+        assert!(matches!(
+            DingTalk.verdict(200, b"<html>"),
+            Verdict::Permanent(_)
+        ));
+        assert!(matches!(DingTalk.verdict(502, b""), Verdict::Transient(_)));
     }
 }

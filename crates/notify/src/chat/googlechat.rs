@@ -10,7 +10,7 @@
 use kms_alerts_core::Alert;
 use serde_json::{json, Value};
 
-use super::{fitted, has_query_param, plain, Options, Outgoing, Service, Verdict, View};
+use super::{fitted, has_query_param, plain, Options, Outgoing, Service, View};
 
 /// Google Chat's message limit, in bytes.
 const BODY_MAX: usize = 32_000;
@@ -56,21 +56,6 @@ fn message(v: &View, alert: &Alert) -> Value {
     })
 }
 
-fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-    let body = fitted(alert, o, card_text, BODY_MAX, |v| message(v, alert));
-    let separator = if address.contains('?') { '&' } else { '?' };
-    Ok(Outgoing {
-        url: format!("{address}{separator}messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"),
-        body,
-    })
-}
-
-/// 200 is delivered; the status decides the rest (429 rate limited, 5xx transient, 401, 403
-/// and 404 a refused or removed webhook, 400 a request Google Chat will never take).
-fn verdict(status: u16, body: &[u8]) -> Verdict {
-    super::by_status(status, body)
-}
-
 /// The service.
 pub(crate) struct GoogleChat;
 
@@ -91,41 +76,36 @@ impl Service for GoogleChat {
         Ok(())
     }
     fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-        request(alert, address, o)
-    }
-    fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
-        verdict(status, body)
+        let body = fitted(alert, o, card_text, BODY_MAX, |v| message(v, alert));
+        let separator = if address.contains('?') { '&' } else { '?' };
+        Ok(Outgoing {
+            url: format!(
+                "{address}{separator}messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
+            ),
+            body,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::Verdict;
 
     #[test]
     fn a_card_in_a_thread_within_32000_bytes_and_inert() {
-        let mut a = kms_alerts_core::parse(br#"{"product":"KMS","name":"Secret:RotateSecret:Failure","level":"CRITICAL","regionId":"cn-hangzhou","content":{"secretName":"<users/all> <b>x</b> & y @all http://evil.example"}}"#)
-            .unwrap()
-            .remove(0)
-            .result
+        let a = crate::chat::test_support::hostile(
+            "<users/all> <b>x</b> & y @all http://evil.example",
+            200,
+        );
+        let o = crate::chat::test_support::options();
+        let out = GoogleChat
+            .request(
+                &a,
+                "https://chat.googleapis.com/v1/spaces/S/messages?key=K&token=T",
+                &o,
+            )
             .unwrap();
-        a.facts.extend((0..200).map(|i| kms_alerts_core::Fact {
-            label: format!("f{i}").into(),
-            value: "密".repeat(3000),
-        }));
-        let o = Options {
-            keyword: None,
-            mention: false,
-            idempotency_key: "k".into(),
-            api_endpoint: None,
-            now_ms: 0,
-        };
-        let out = request(
-            &a,
-            "https://chat.googleapis.com/v1/spaces/S/messages?key=K&token=T",
-            &o,
-        )
-        .unwrap();
         assert!(out.body.len() <= BODY_MAX, "{}", out.body.len());
         assert!(out
             .url
@@ -141,16 +121,22 @@ mod tests {
         for bad in ["<users/all>", "<b>", "@all", "http://evil"] {
             assert!(!s.contains(bad), "{bad} in {s}");
         }
-        assert!(matches!(verdict(429, b"{}"), Verdict::RateLimited(_)));
         assert!(matches!(
-            verdict(
+            GoogleChat.verdict(429, b"{}"),
+            Verdict::RateLimited(_)
+        ));
+        assert!(matches!(
+            GoogleChat.verdict(
                 403,
                 br#"{"error":{"code":403,"status":"PERMISSION_DENIED"}}"#
             ),
             Verdict::Auth(_)
         ));
-        assert!(matches!(verdict(400, b"{}"), Verdict::Permanent(_)));
-        assert_eq!(verdict(200, b"{}"), Verdict::Delivered);
+        assert!(matches!(
+            GoogleChat.verdict(400, b"{}"),
+            Verdict::Permanent(_)
+        ));
+        assert_eq!(GoogleChat.verdict(200, b"{}"), Verdict::Delivered);
         let g = GoogleChat;
         assert!(g
             .check_address("https://chat.googleapis.com/v1/spaces/S/messages?key=K&token=T")

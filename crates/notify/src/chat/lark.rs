@@ -62,31 +62,6 @@ fn card(v: &View, mention: bool, incident: Option<&str>) -> Value {
            "elements": elements})
 }
 
-fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-    let (url, secret) = split_secret(address);
-    let timestamp = o.now_ms / 1000;
-    let body = fitted(alert, o, markdown, BODY_MAX, |v| {
-        let mut m = json!({"msg_type": "interactive", "card": card(v, o.mention, alert.incident_key.as_deref())});
-        if let Some(secret) = &secret {
-            m["timestamp"] = timestamp.to_string().into();
-            m["sign"] = sign(timestamp, secret).into();
-        }
-        m
-    });
-    Ok(Outgoing { url, body })
-}
-
-fn verdict(status: u16, body: &[u8]) -> Verdict {
-    super::by_code(
-        status,
-        body,
-        &["code", "StatusCode"],
-        &[11232],
-        &[19021],
-        "Lark",
-    )
-}
-
 /// The service.
 pub(crate) struct Lark;
 
@@ -101,14 +76,28 @@ impl Service for Lark {
     fn can_mention(&self) -> bool {
         true
     }
-    fn check_address(&self, _address: &str) -> Result<(), String> {
-        Ok(())
-    }
     fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-        request(alert, address, o)
+        let (url, secret) = split_secret(address);
+        let timestamp = o.now_ms / 1000;
+        let body = fitted(alert, o, markdown, BODY_MAX, |v| {
+            let mut m = json!({"msg_type": "interactive", "card": card(v, o.mention, alert.incident_key.as_deref())});
+            if let Some(secret) = &secret {
+                m["timestamp"] = timestamp.to_string().into();
+                m["sign"] = sign(timestamp, secret).into();
+            }
+            m
+        });
+        Ok(Outgoing { url, body })
     }
     fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
-        verdict(status, body)
+        super::by_code(
+            status,
+            body,
+            &["code", "StatusCode"],
+            &[11232],
+            &[19021],
+            "Lark",
+        )
     }
 }
 
@@ -128,16 +117,16 @@ mod tests {
     #[test]
     fn success_is_code_zero() {
         assert_eq!(
-            verdict(200, br#"{"code":0,"msg":"success","data":{}}"#),
+            Lark.verdict(200, br#"{"code":0,"msg":"success","data":{}}"#),
             Verdict::Delivered
         );
-        assert!(matches!(verdict(200, br#"{"code":19021,"msg":"sign match fail or timestamp is not within one hour from current time"}"#), Verdict::Auth(_)));
+        assert!(matches!(Lark.verdict(200, br#"{"code":19021,"msg":"sign match fail or timestamp is not within one hour from current time"}"#), Verdict::Auth(_)));
         assert!(matches!(
-            verdict(200, br#"{"code":11232,"msg":"frequency limited psm"}"#),
+            Lark.verdict(200, br#"{"code":11232,"msg":"frequency limited psm"}"#),
             Verdict::RateLimited(_)
         ));
         assert!(matches!(
-            verdict(200, br#"{"code":19024,"msg":"Key Words Not Found"}"#),
+            Lark.verdict(200, br#"{"code":19024,"msg":"Key Words Not Found"}"#),
             Verdict::Permanent(_)
         ));
     }

@@ -60,11 +60,15 @@ pub(crate) trait Service: Send + Sync + 'static {
         false
     }
     /// Checks an address beyond what every URL is checked for.
-    fn check_address(&self, address: &str) -> Result<(), String>;
+    fn check_address(&self, _address: &str) -> Result<(), String> {
+        Ok(())
+    }
     /// The request for one alert.
     fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String>;
-    /// What an answer means.
-    fn verdict(&self, status: u16, body: &[u8]) -> Verdict;
+    /// What an answer means: by default, what its status says.
+    fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
+        by_status(status, body)
+    }
 }
 
 /// Every check of an address, inline at start-up or stored when read: a real URL (https, or
@@ -535,6 +539,40 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// What the services' own tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::Options;
+    use kms_alerts_core::Alert;
+
+    /// A critical CloudMonitor alert whose secret name is `name`, with `facts` huge facts.
+    pub fn hostile(name: &str, facts: usize) -> Alert {
+        let event = serde_json::json!({"product": "KMS", "name": "Secret:RotateSecret:Failure",
+            "level": "CRITICAL", "regionId": "cn-hangzhou", "content": {"secretName": name}});
+        let mut a = kms_alerts_core::parse(event.to_string().as_bytes())
+            .unwrap()
+            .remove(0)
+            .result
+            .unwrap();
+        a.facts.extend((0..facts).map(|i| kms_alerts_core::Fact {
+            label: format!("f{i}").into(),
+            value: "密".repeat(3000),
+        }));
+        a
+    }
+
+    /// Options without keyword, mention or endpoint.
+    pub fn options() -> Options {
+        Options {
+            keyword: None,
+            mention: false,
+            idempotency_key: "k".into(),
+            api_endpoint: None,
+            now_ms: 0,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use kms_alerts_core::{Alert, Severity};
 use serde_json::{json, Value};
 
-use super::{fitted, plain, Options, Outgoing, Service, Verdict, View};
+use super::{fitted, plain, Options, Outgoing, Service, View};
 
 /// Slack's control characters, escaped as it asks (`&`, `<`, `>`); `<` is already gone.
 fn slack_text(s: &str, max: usize) -> String {
@@ -61,23 +61,6 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-    // Slack takes far more than a readable alert needs; stay well inside its limits.
-    let body = fitted(alert, o, slack_text, 32_000, |v| {
-        message(v, o.mention, alert.incident_key.as_deref())
-    });
-    Ok(Outgoing {
-        url: address.to_string(),
-        body,
-    })
-}
-
-/// Slack answers 200 `ok`, or a status with a plain-string reason (`no_service`,
-/// `invalid_payload`), kept in the error.
-fn verdict(status: u16, body: &[u8]) -> Verdict {
-    super::by_status(status, body)
-}
-
 /// The service.
 pub(crate) struct Slack;
 
@@ -88,40 +71,31 @@ impl Service for Slack {
     fn can_mention(&self) -> bool {
         true
     }
-    fn check_address(&self, _address: &str) -> Result<(), String> {
-        Ok(())
-    }
     fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-        request(alert, address, o)
-    }
-    fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
-        verdict(status, body)
+        // Slack takes far more than a readable alert needs; stay well inside its limits.
+        let body = fitted(alert, o, slack_text, 32_000, |v| {
+            message(v, o.mention, alert.incident_key.as_deref())
+        });
+        Ok(Outgoing {
+            url: address.to_string(),
+            body,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::Verdict;
 
     #[test]
     fn block_kit_within_limits_and_inert() {
-        let mut a = kms_alerts_core::parse(br#"{"product":"KMS","name":"Secret:RotateSecret:Failure","level":"CRITICAL","regionId":"cn-hangzhou","content":{"secretName":"<!channel> x & y > z @all http://evil.example"}}"#)
-            .unwrap()
-            .remove(0)
-            .result
+        let a =
+            crate::chat::test_support::hostile("<!channel> x & y > z @all http://evil.example", 80);
+        let o = crate::chat::test_support::options();
+        let out = Slack
+            .request(&a, "https://hooks.slack.com/services/T/B/X", &o)
             .unwrap();
-        a.facts.extend((0..80).map(|i| kms_alerts_core::Fact {
-            label: format!("f{i}").into(),
-            value: "密".repeat(3000),
-        }));
-        let o = Options {
-            keyword: None,
-            mention: false,
-            idempotency_key: "k".into(),
-            api_endpoint: None,
-            now_ms: 0,
-        };
-        let out = request(&a, "https://hooks.slack.com/services/T/B/X", &o).unwrap();
         let v: Value = serde_json::from_slice(&out.body).unwrap();
         let blocks = v["blocks"].as_array().unwrap();
         assert!(blocks.len() <= 50);
@@ -138,16 +112,16 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("&amp;") && s.contains("&gt;"));
-        assert_eq!(verdict(200, b"ok"), Verdict::Delivered);
+        assert_eq!(Slack.verdict(200, b"ok"), Verdict::Delivered);
         assert!(
-            matches!(verdict(404, b"no_service"), Verdict::Auth(m) if m.contains("no_service"))
+            matches!(Slack.verdict(404, b"no_service"), Verdict::Auth(m) if m.contains("no_service"))
         );
         assert!(matches!(
-            verdict(429, b"rate_limited"),
+            Slack.verdict(429, b"rate_limited"),
             Verdict::RateLimited(_)
         ));
         assert!(matches!(
-            verdict(400, b"invalid_blocks"),
+            Slack.verdict(400, b"invalid_blocks"),
             Verdict::Permanent(_)
         ));
     }

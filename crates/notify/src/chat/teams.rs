@@ -6,7 +6,7 @@
 use kms_alerts_core::{Alert, Severity};
 use serde_json::{json, Value};
 
-use super::{fitted, markdown, Options, Outgoing, Service, Verdict, View};
+use super::{fitted, markdown, Options, Outgoing, Service, View};
 
 fn card(v: &View, incident: Option<&str>) -> Value {
     let color = if v.resolved {
@@ -43,22 +43,6 @@ fn card(v: &View, incident: Option<&str>) -> Value {
     json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null, "content": content}]})
 }
 
-fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-    let body = fitted(alert, o, markdown, 27_000, |v| {
-        card(v, alert.incident_key.as_deref())
-    });
-    Ok(Outgoing {
-        url: address.to_string(),
-        body,
-    })
-}
-
-/// 2xx (202) is accepted; 429 and 5xx are worth retrying; 401/403/404 mean the URL or its
-/// signature is no longer valid.
-fn verdict(status: u16, body: &[u8]) -> Verdict {
-    super::by_status(status, body)
-}
-
 /// The service.
 pub(crate) struct Teams;
 
@@ -81,9 +65,12 @@ impl Service for Teams {
         Ok(())
     }
     fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-        request(alert, address, o)
-    }
-    fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
-        verdict(status, body)
+        let body = fitted(alert, o, markdown, 27_000, |v| {
+            card(v, alert.incident_key.as_deref())
+        });
+        Ok(Outgoing {
+            url: address.to_string(),
+            body,
+        })
     }
 }

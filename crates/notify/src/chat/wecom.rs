@@ -48,42 +48,6 @@ fn text_content(v: &View) -> String {
     t
 }
 
-fn request(alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-    // The limits are on the content, in bytes.
-    let content = super::fit(
-        if o.mention { TEXT_MAX } else { MARKDOWN_MAX },
-        |value_max, facts_max| {
-            if o.mention {
-                text_content(&View::of(alert, o, plain, value_max, facts_max)).into_bytes()
-            } else {
-                markdown_content(
-                    &View::of(alert, o, markdown, value_max, facts_max),
-                    alert.incident_key.as_deref(),
-                )
-                .into_bytes()
-            }
-        },
-    );
-    let mut content = String::from_utf8(content).map_err(|e| e.to_string())?;
-    kms_alerts_core::text::cut_bytes(
-        &mut content,
-        if o.mention { TEXT_MAX } else { MARKDOWN_MAX },
-    );
-    let body = if o.mention {
-        json!({"msgtype": "text", "text": {"content": content, "mentioned_list": ["@all"]}})
-    } else {
-        json!({"msgtype": "markdown", "markdown": {"content": content}})
-    };
-    Ok(Outgoing {
-        url: address.to_string(),
-        body: body.to_string().into_bytes(),
-    })
-}
-
-fn verdict(status: u16, body: &[u8]) -> Verdict {
-    super::by_code(status, body, &["errcode"], &[45009], &[93000], "WeCom")
-}
-
 /// The service.
 pub(crate) struct WeCom;
 
@@ -103,9 +67,37 @@ impl Service for WeCom {
             .ok_or_else(|| "expected the robot URL with its key".into())
     }
     fn request(&self, alert: &Alert, address: &str, o: &Options) -> Result<Outgoing, String> {
-        request(alert, address, o)
+        // The limits are on the content, in bytes.
+        let content = super::fit(
+            if o.mention { TEXT_MAX } else { MARKDOWN_MAX },
+            |value_max, facts_max| {
+                if o.mention {
+                    text_content(&View::of(alert, o, plain, value_max, facts_max)).into_bytes()
+                } else {
+                    markdown_content(
+                        &View::of(alert, o, markdown, value_max, facts_max),
+                        alert.incident_key.as_deref(),
+                    )
+                    .into_bytes()
+                }
+            },
+        );
+        let mut content = String::from_utf8(content).map_err(|e| e.to_string())?;
+        kms_alerts_core::text::cut_bytes(
+            &mut content,
+            if o.mention { TEXT_MAX } else { MARKDOWN_MAX },
+        );
+        let body = if o.mention {
+            json!({"msgtype": "text", "text": {"content": content, "mentioned_list": ["@all"]}})
+        } else {
+            json!({"msgtype": "markdown", "markdown": {"content": content}})
+        };
+        Ok(Outgoing {
+            url: address.to_string(),
+            body: body.to_string().into_bytes(),
+        })
     }
     fn verdict(&self, status: u16, body: &[u8]) -> Verdict {
-        verdict(status, body)
+        super::by_code(status, body, &["errcode"], &[45009], &[93000], "WeCom")
     }
 }

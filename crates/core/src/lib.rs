@@ -19,6 +19,7 @@ pub mod doc;
 mod draft;
 pub mod error;
 pub mod fields;
+mod ids;
 pub mod links;
 pub mod render;
 pub mod sources;

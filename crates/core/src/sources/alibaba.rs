@@ -6,7 +6,8 @@ use serde_json::Value;
 use super::{first_text, Envelope};
 use crate::alert::{Cloud, Family, Kind, Severity};
 use crate::draft::Draft;
-use crate::fields::{field, is_region_code, number, object, text, time, time_field, Node};
+use crate::fields::{field, number, object, text, time, time_field, Node};
+use crate::ids::{self, is_region_code};
 use crate::{links, Alert};
 
 /// A CloudMonitor system event of KMS: `product` kms, a CloudEvent of type
@@ -169,7 +170,7 @@ pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
         Kind::KeyDeletionScheduled | Kind::KeyDeleted => {
             let key = first_text(&[c], &["keyId"]).or_else(|| d.resource_tail("key/"));
             d.resource_name = key.clone();
-            d.build_resource("acs:kms", "key", key.as_deref());
+            d.build_resource("key", key.as_deref());
             let planned = time_field(c, &["plannedDeleteTime"]);
             let deleted = time_field(c, &["deleteTime"]);
             d.fact("Key ID", key.clone());
@@ -177,7 +178,7 @@ pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
             d.fact("Deleted at", deleted.clone());
             let k = key.as_deref().unwrap_or("(unknown key)");
             d.summary = if kind == Kind::KeyDeleted {
-                d.dedup_discriminator = deleted.map(|t| format!("deleted {}", minute(&t)));
+                d.dedup_discriminator = deleted.as_deref().map(ids::deletion_at);
                 format!("Key {k} was deleted. Data encrypted under it can no longer be decrypted.")
             } else {
                 d.dedup_discriminator = planned.clone();
@@ -191,7 +192,7 @@ pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
         Kind::SecretDeletionScheduled | Kind::SecretDeleted => {
             let secret = text(c, &["secretName"]).or_else(|| d.resource_tail("secret/"));
             d.resource_name = secret.clone();
-            d.build_resource("acs:kms", "secret", secret.as_deref());
+            d.build_resource("secret", secret.as_deref());
             let planned = time_field(c, &["plannedDeleteTime"]);
             d.fact("Secret", secret.clone());
             d.fact("Planned deletion", planned.clone());
@@ -199,7 +200,7 @@ pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
             d.fact("Deleted at", deleted.clone());
             let s = secret.as_deref().unwrap_or("(unknown secret)");
             d.summary = if kind == Kind::SecretDeleted {
-                d.dedup_discriminator = deleted.map(|t| format!("deleted {}", minute(&t)));
+                d.dedup_discriminator = deleted.as_deref().map(ids::deletion_at);
                 format!("Secret {s} was deleted. Applications that read it will fail.")
             } else {
                 d.dedup_discriminator = planned.clone();
@@ -215,7 +216,7 @@ pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
         Kind::SecretRotationFailed | Kind::SecretRotationSucceeded => {
             let secret = text(c, &["secretName"]).or_else(|| d.resource_tail("secret/"));
             d.resource_name = secret.clone();
-            d.build_resource("acs:kms", "secret", secret.as_deref());
+            d.build_resource("secret", secret.as_deref());
             let (code, message) = failure_info(c);
             d.fact("Secret", secret.clone());
             d.fact(
@@ -331,10 +332,9 @@ pub(super) fn draft<N: Node>(event: &N, env: Option<&Envelope>) -> Draft {
                     crate::text::one_line(k, 80)
                 ));
             }
-            d.dedup_discriminator = Some(format!(
-                "{}|{}",
-                text(c, &["daysToExpire"]).unwrap_or_default(),
-                expires.unwrap_or_default()
+            d.dedup_discriminator = Some(ids::client_key_occurrence(
+                &text(c, &["daysToExpire"]).unwrap_or_default(),
+                expires.as_deref().unwrap_or_default(),
             ));
             d.console_url = links::alibaba_region(&region);
         }
@@ -382,9 +382,4 @@ fn failure_info<N: Node>(c: &N) -> (Option<String>, Option<String>) {
             text(c, &["failureInfo", "errorMessage"]),
         ),
     }
-}
-
-/// `2025-01-01T10:20` of a normalized time: deletions dedup per minute of the deletion.
-fn minute(t: &str) -> &str {
-    t.get(..16).unwrap_or(t)
 }

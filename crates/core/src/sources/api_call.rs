@@ -11,7 +11,7 @@ use super::{aws_kms, Envelope};
 use crate::alert::{Cloud, Kind, Severity};
 use crate::draft::Draft;
 use crate::fields::{field, number, text, time_field};
-use crate::{links, Alert};
+use crate::{ids, links, Alert};
 
 const API_CALL: &str = "AWS API Call via CloudTrail";
 const SERVICE_EVENT: &str = "AWS Service Event via CloudTrail";
@@ -202,8 +202,12 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     // A successful cancellation or restore closes the pending deletion it undoes.
     if error_code.is_none() {
         match name.as_str() {
-            "CancelKeyDeletion" => (d.condition, d.resolves) = (Some("key_deletion".into()), true),
-            "RestoreSecret" => (d.condition, d.resolves) = (Some("secret_deletion".into()), true),
+            "CancelKeyDeletion" => {
+                (d.condition, d.resolves) = (Some(ids::KEY_DELETION.into()), true)
+            }
+            "RestoreSecret" => {
+                (d.condition, d.resolves) = (Some(ids::SECRET_DELETION.into()), true)
+            }
             _ => {}
         }
     }
@@ -243,16 +247,9 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     let secret = text(req, &["SecretName"]);
     d.resource_name = key_id.clone().or(key_ref.clone()).or(secret.clone());
     // CloudTrail and ActionTrail records often name the key or secret, not its ARN: build it.
-    let prefix = match cloud {
-        Cloud::Alibaba => "acs:kms".to_string(),
-        _ => format!(
-            "arn:{}:kms",
-            aws_partition(d.region.as_deref().unwrap_or(""))
-        ),
-    };
     match (&key_id, &secret) {
-        (Some(k), _) => d.build_resource(&prefix, "key", Some(k)),
-        (None, Some(s)) if cloud == Cloud::Alibaba => d.build_resource(&prefix, "secret", Some(s)),
+        (Some(k), _) => d.build_resource("key", Some(k)),
+        (None, Some(s)) if cloud == Cloud::Alibaba => d.build_resource("secret", Some(s)),
         _ => {}
     }
 
@@ -382,17 +379,6 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
             }),
     };
     d.finish(event)
-}
-
-/// The ARN partition of an AWS region.
-fn aws_partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
 }
 
 #[cfg(test)]

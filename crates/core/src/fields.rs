@@ -1,15 +1,16 @@
-//! Lenient field access over any JSON [`Node`] (`serde_json::Value` or the borrowed `Doc`):
-//! key-case and separator drift, numbers as
-//! strings, empty strings as missing, several time formats.
+//! Lenient field access over any JSON `Node` (`serde_json::Value` or the borrowed `Doc`):
+//! key-case and separator drift, numbers as strings, empty strings as missing, several time
+//! formats. Crate-internal; public here are only the region and account validators (from
+//! `ids`), at the path the sinks name them by.
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
-pub use crate::doc::{Node, NodeRef};
+pub(crate) use crate::doc::{Node, NodeRef};
 
 /// Looks up the first of `names` in `obj`: exactly, then ignoring ASCII case, `-` and `_`.
-pub fn field<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<&'a N> {
+pub(crate) fn field<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<&'a N> {
     if !obj.is_object_node() {
         return None;
     }
@@ -78,7 +79,7 @@ fn is_separator(c: u8) -> bool {
 /// A scalar as text: strings trimmed (empty and the literal `null` are `None`), numbers and
 /// booleans printed. CloudMonitor callbacks and some CloudTrail exports write absent values as
 /// the string `null`.
-pub fn scalar_text<N: Node>(v: &N) -> Option<String> {
+pub(crate) fn scalar_text<N: Node>(v: &N) -> Option<String> {
     match v.kind() {
         NodeRef::Str(s) => {
             let t = s.trim();
@@ -91,12 +92,12 @@ pub fn scalar_text<N: Node>(v: &N) -> Option<String> {
 }
 
 /// The first of `names` in `obj` as text (see [`scalar_text`]).
-pub fn text<N: Node>(obj: &N, names: &[&str]) -> Option<String> {
+pub(crate) fn text<N: Node>(obj: &N, names: &[&str]) -> Option<String> {
     field(obj, names).and_then(scalar_text)
 }
 
 /// The first of `names` in `obj` as a number, accepting numeric strings (`"180"`, `" 92.5 "`).
-pub fn number<N: Node>(obj: &N, names: &[&str]) -> Option<f64> {
+pub(crate) fn number<N: Node>(obj: &N, names: &[&str]) -> Option<f64> {
     match field(obj, names)?.kind() {
         NodeRef::Number(n) => n.as_f64(),
         NodeRef::Str(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
@@ -105,7 +106,7 @@ pub fn number<N: Node>(obj: &N, names: &[&str]) -> Option<f64> {
 }
 
 /// An object field, or a string field that holds a JSON object (some deliveries stringify `content`).
-pub fn object<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<Cow<'a, N>> {
+pub(crate) fn object<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<Cow<'a, N>> {
     let v = field(obj, names)?;
     match v.kind() {
         NodeRef::Object => Some(Cow::Borrowed(v)),
@@ -119,7 +120,7 @@ pub fn object<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<Cow<'a, N>> {
 /// Accepts epoch seconds or milliseconds (number or numeric string), RFC 3339 with any offset,
 /// `2025-08-26 05:43:00` (no zone: taken as UTC), `20180816T135935.689+0800`, and CloudTrail's
 /// `Mar 15, 2024, 12:00:00 AM` (UTC).
-pub fn time<N: Node>(v: &N) -> Option<String> {
+pub(crate) fn time<N: Node>(v: &N) -> Option<String> {
     let dt = match v.kind() {
         NodeRef::Number(n) => epoch(n.as_f64()?),
         NodeRef::Str(s) => parse_time_str(s.trim()),
@@ -158,7 +159,7 @@ fn rfc3339_secs(dt: DateTime<Utc>) -> String {
 }
 
 /// The first of `names` in `obj` that parses as a time (see [`time`]).
-pub fn time_field<N: Node>(obj: &N, names: &[&str]) -> Option<String> {
+pub(crate) fn time_field<N: Node>(obj: &N, names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| field(obj, &[n]).and_then(time))
 }
 

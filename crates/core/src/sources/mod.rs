@@ -1,9 +1,9 @@
 //! Sources: the input engine. Every entry point reads through the same two steps: the
-//! splitter ([`stream`]) cuts the input into pieces, bounded in size, and one routing rule sends
+//! splitter ([`Pieces`]) cuts the input into pieces, bounded in size, and one routing rule sends
 //! each piece, and each envelope and batch inside it, to the normalizer of its family (AWS KMS
 //! on EventBridge, CloudTrail and ActionTrail KMS calls, CloudMonitor system events and metric
 //! alarms, anything else as `unknown`). [`parse_with`] (the handlers' raw bodies),
-//! [`stream::parse_piece`] (the CLI and the S3 trail reader, piece by piece) and
+//! [`parse_piece`](stream::parse_piece) (the CLI and the S3 trail reader, piece by piece) and
 //! [`parse_value_with`] (Lambda's decoded JSON) all route by it, so the same bytes give the
 //! same alerts everywhere.
 //!
@@ -34,7 +34,7 @@ mod aws_kms;
 mod evidence;
 mod metric_alarm;
 mod route;
-pub mod stream;
+pub(crate) mod stream;
 pub mod trail_objects;
 mod unknown;
 
@@ -140,7 +140,7 @@ pub fn parse_labelled(input: &[u8], what: &str) -> Result<Vec<Record>, ParseErro
 /// skipped.
 ///
 /// The input is read as the streaming reader reads it ([`Pieces`] over the slice, each piece
-/// routed by [`stream::parse_piece`]), so a handler and the CLI give the same alerts for the
+/// routed by [`parse_piece`](stream::parse_piece)), so a handler and the CLI give the same alerts for the
 /// same bytes: one value, concatenated or newline-delimited values, an array, a
 /// `{"Records": [...]}` batch or log file, or a form-encoded alarm callback. Items of an array
 /// or a `Records` list are routed each on its own (see

@@ -48,7 +48,7 @@ use serde_json::Value;
 use crate::alert::{Alert, Cloud};
 use crate::doc::Doc;
 use crate::error::ParseError;
-use crate::fields::{scalar_text, text, Node};
+use crate::fields::{scalar_text, Node};
 use route::{Ctx, Place, Walker};
 use stream::{Piece, Pieces, MAX_PIECE_BYTES};
 
@@ -319,11 +319,6 @@ pub(crate) fn record(delivery_id: Option<&str>, result: Result<Alert, ParseError
         delivery_id: delivery_id.map(str::to_string),
         result,
     }
-}
-
-/// Text of a field anywhere in a chain of objects, first hit wins.
-pub(crate) fn first_text<N: Node>(objs: &[&N], names: &[&str]) -> Option<String> {
-    objs.iter().find_map(|o| text(*o, names))
 }
 
 /// A list of scalars or a single scalar, as text.

@@ -401,3 +401,25 @@ fn a_closed_pipe_ends_the_run() {
     assert!(!err.contains("panicked"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// One record over the 8 MiB cap of a piece is one unreadable record: read past, never held,
+/// and the records after it are still rendered.
+#[test]
+fn a_record_over_the_piece_cap_is_one_unreadable_record() {
+    let deletion =
+        std::fs::read_to_string(root().join("events/aws/kms-cmk-deletion.json")).unwrap();
+    let big = format!(r#"{{"detail": "{}"}}"#, "x".repeat(9 << 20));
+    let input = format!("[{big}, {deletion}]");
+    let o = run(&["render", "--format", "json", "-"], Some(input.as_bytes()));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "stdin record 1: {} bytes, over the limit of 8388608 bytes",
+            big.len()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("1 unreadable"), "{err}");
+    assert!(stdout(&o).contains("key_deleted"), "{}", stdout(&o));
+}

@@ -1,13 +1,12 @@
 //! The builder every source normalizer fills in; `finish` derives the shared fields
-//! (family, severity default, title, dedup key) the same way for every source.
+//! (family, severity default, title, dedup and incident keys) the same way for every source.
 
 use std::borrow::Cow;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::alert::{Alert, Cloud, Fact, Family, Kind, Severity};
-use crate::fields::{arn_parts, is_account_id, is_region_code};
+use crate::ids::{self, arn_parts, is_account_id, is_region_code, Identity};
 use crate::text::one_line;
 
 /// Longest resource name kept in a title.
@@ -118,28 +117,21 @@ impl Draft {
         reported.filter(|r| is_region_code(r))
     }
 
-    /// Builds `<prefix>:<region>:<account>:<kind>/<id>` as the resource when the event named
-    /// none, from a valid region and account only.
-    pub fn build_resource(&mut self, prefix: &str, kind: &str, id: Option<&str>) {
+    /// Builds the resource's ARN ([`ids::kms_arn`], in this alert's cloud, region and account)
+    /// when the event named none; nothing from an invalid region or account.
+    pub fn build_resource(&mut self, resource_type: &str, id: Option<&str>) {
         if self.resource.is_some() {
             return;
         }
-        let region = self.region.as_deref().filter(|r| is_region_code(r));
-        let account = self.account.as_deref().filter(|a| is_account_id(a));
-        if let (Some(r), Some(a), Some(id)) = (region, account, id) {
-            self.resource = Some(format!("{prefix}:{r}:{a}:{kind}/{id}"));
-        }
+        let (Some(region), Some(account), Some(id)) = (&self.region, &self.account, id) else {
+            return;
+        };
+        self.resource = ids::kms_arn(self.cloud, region, account, resource_type, id);
     }
 
-    /// Deduplicates on the resource and the UTC day of the occurrence: AWS reports one
-    /// rotation or material expiry both as its own EventBridge event and as a CloudTrail
-    /// service event, with different ids and times seconds apart.
+    /// Deduplicates on the resource and the UTC day of the occurrence ([`ids::per_day`]).
     pub fn dedup_per_day(&mut self) {
-        self.dedup_discriminator = self
-            .occurred_at
-            .as_deref()
-            .and_then(|t| t.get(..10))
-            .map(str::to_string);
+        self.dedup_discriminator = ids::per_day(self.occurred_at.as_deref());
     }
 
     /// The part of the resource ARN after `marker` (`key/`, `secret/`), if any.
@@ -196,52 +188,25 @@ impl Draft {
                 None => self.kind.headline().to_string(),
             },
         };
-        // One deletion reaches us through several channels (EventBridge, CloudMonitor push,
-        // ActionTrail/CloudTrail) with different ids and times seconds apart: the minute it
-        // happened tells occurrences apart, so delete, recreate, delete is two alerts.
-        let deletion_minute = matches!(self.kind, Kind::KeyDeleted | Kind::SecretDeleted)
-            .then(|| self.occurred_at.as_deref().and_then(|t| t.get(..16)))
-            .flatten()
-            .map(|m| format!("deleted {m}"));
-        let dedup_key = if !keys {
-            String::new()
+        let identity = Identity {
+            cloud: self.cloud,
+            kind: self.kind,
+            resource: self.resource.as_deref().or(self.resource_name.as_deref()),
+            discriminator: self.dedup_discriminator.as_deref(),
+            event_id: self.event_id.as_deref(),
+            occurred_at: self.occurred_at.as_deref(),
+            condition: self.condition.as_deref(),
+        };
+        let (dedup_key, incident_key) = if keys {
+            (identity.dedup_key(&raw), identity.incident_key())
         } else {
-            dedup_key(
-                self.cloud,
-                self.kind,
-                self.resource.as_deref().or(self.resource_name.as_deref()),
-                self.dedup_discriminator
-                    .as_deref()
-                    .or(deletion_minute.as_deref())
-                    .or(self.event_id.as_deref())
-                    .or(self.occurred_at.as_deref()),
-                &raw,
-            )
+            (String::new(), None)
         };
         let resolved = self.resolves
             || matches!(
                 self.kind,
                 Kind::SecretRotationSucceeded | Kind::KeySyncSucceeded
             );
-        let incident_key = keys
-            .then(|| {
-                incident_key(
-                    self.cloud,
-                    self.condition.as_deref().or(match self.kind {
-                        Kind::SecretRotationFailed | Kind::SecretRotationSucceeded => {
-                            Some("secret_rotation")
-                        }
-                        Kind::KeySyncFailed | Kind::KeySyncSucceeded => Some("key_sync"),
-                        Kind::KeyDeletionScheduled | Kind::KeyDeleted => Some("key_deletion"),
-                        Kind::SecretDeletionScheduled | Kind::SecretDeleted => {
-                            Some("secret_deletion")
-                        }
-                        _ => None,
-                    }),
-                    self.resource.as_deref().or(self.resource_name.as_deref()),
-                )
-            })
-            .flatten();
         Alert {
             kind: self.kind,
             family,
@@ -264,66 +229,4 @@ impl Draft {
             raw,
         }
     }
-}
-
-/// `cloud:condition:` and 24 hex digits of SHA-256 over the resource: shared by the alert that
-/// opens a condition and the one that closes it (at most 255 bytes, PagerDuty's `dedup_key`).
-fn incident_key(cloud: Cloud, condition: Option<&str>, resource: Option<&str>) -> Option<String> {
-    let condition = condition?;
-    let mut h = Sha256::new();
-    h.update(resource.unwrap_or(""));
-    let digest = h.finalize();
-    let condition = crate::text::one_line(condition, 128);
-    let mut out = String::with_capacity(cloud.as_str().len() + condition.len() + 26);
-    out.push_str(cloud.as_str());
-    out.push(':');
-    out.push_str(&condition);
-    out.push(':');
-    push_hex(&mut out, &digest[..12]);
-    Some(out)
-}
-
-/// Appends `bytes` as lowercase hex digits.
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
-    }
-}
-
-/// `cloud:kind:` and 24 hex digits of SHA-256 over what identifies the occurrence. An AWS key
-/// is deleted once (key ids are never reused, and AWS documents that `KMS CMK Deletion` can
-/// arrive several times with different ids), so its deletion dedups on the key alone; other
-/// deletions on the resource and the deletion time (a secret name can be used again). Without
-/// a discriminator the whole raw event is hashed, so byte-identical redeliveries still collapse.
-fn dedup_key(
-    cloud: Cloud,
-    kind: Kind,
-    resource: Option<&str>,
-    discriminator: Option<&str>,
-    raw: &Value,
-) -> String {
-    let mut h = Sha256::new();
-    h.update(cloud.as_str());
-    h.update([0]);
-    h.update(kind.as_str());
-    h.update([0]);
-    h.update(resource.unwrap_or(""));
-    h.update([0]);
-    let once_per_resource = cloud == Cloud::Aws && kind == Kind::KeyDeleted && resource.is_some();
-    if !once_per_resource {
-        match discriminator {
-            Some(d) => h.update(d),
-            None => h.update(raw.to_string()),
-        }
-    }
-    let digest = h.finalize();
-    let mut out = String::with_capacity(64);
-    out.push_str(cloud.as_str());
-    out.push(':');
-    out.push_str(kind.as_str());
-    out.push(':');
-    push_hex(&mut out, &digest[..12]);
-    out
 }

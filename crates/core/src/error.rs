@@ -16,6 +16,9 @@ pub enum ParseError {
     },
     /// More records than one input may hold; nothing of it was handled.
     TooManyRecords { what: String, max: usize },
+    /// One piece of the input (an event, a record of a batch or log file) is longer than the
+    /// cap of one piece: `len` bytes where `max` were allowed. It was read past, not kept.
+    TooLarge { what: String, len: u64, max: usize },
     /// An envelope field that must hold something specific does not.
     InvalidField {
         what: String,
@@ -38,6 +41,18 @@ impl ParseError {
             column: err.column(),
             message,
         }
+    }
+
+    /// The same error, naming `what` as what was being read.
+    pub(crate) fn named(mut self, name: String) -> Self {
+        match &mut self {
+            ParseError::Empty { what }
+            | ParseError::InvalidJson { what, .. }
+            | ParseError::TooManyRecords { what, .. }
+            | ParseError::TooLarge { what, .. }
+            | ParseError::InvalidField { what, .. } => *what = name,
+        }
+        self
     }
 
     pub(crate) fn field(what: impl Into<String>, field: &str, message: impl Into<String>) -> Self {
@@ -69,6 +84,10 @@ impl fmt::Display for ParseError {
                 field,
                 message,
             } => write!(f, "{what}: field `{field}` {message}"),
+            ParseError::TooLarge { what, len, max } => write!(
+                f,
+                "{what}: {len} bytes, over the limit of {max} bytes for one event or record; skipped unread"
+            ),
             ParseError::TooManyRecords { what, max } => write!(
                 f,
                 "{what}: more than {max} records in one input; refused whole so that the platform's retry and dead-letter queue see it (split the batch or raise the limit)"

@@ -1,15 +1,16 @@
-//! Lenient field access over any JSON [`Node`] (`serde_json::Value` or the borrowed `Doc`):
-//! key-case and separator drift, numbers as
-//! strings, empty strings as missing, several time formats.
+//! Lenient field access over any JSON `Node` (`serde_json::Value` or the borrowed `Doc`):
+//! key-case and separator drift, numbers as strings, empty strings as missing, several time
+//! formats. Crate-internal; public here are only the region and account validators (from
+//! `ids`), at the path the sinks name them by.
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
-pub use crate::doc::{Node, NodeRef};
+pub(crate) use crate::doc::{Node, NodeRef};
 
 /// Looks up the first of `names` in `obj`: exactly, then ignoring ASCII case, `-` and `_`.
-pub fn field<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<&'a N> {
+pub(crate) fn field<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<&'a N> {
     if !obj.is_object_node() {
         return None;
     }
@@ -78,7 +79,7 @@ fn is_separator(c: u8) -> bool {
 /// A scalar as text: strings trimmed (empty and the literal `null` are `None`), numbers and
 /// booleans printed. CloudMonitor callbacks and some CloudTrail exports write absent values as
 /// the string `null`.
-pub fn scalar_text<N: Node>(v: &N) -> Option<String> {
+pub(crate) fn scalar_text<N: Node>(v: &N) -> Option<String> {
     match v.kind() {
         NodeRef::Str(s) => {
             let t = s.trim();
@@ -91,12 +92,12 @@ pub fn scalar_text<N: Node>(v: &N) -> Option<String> {
 }
 
 /// The first of `names` in `obj` as text (see [`scalar_text`]).
-pub fn text<N: Node>(obj: &N, names: &[&str]) -> Option<String> {
+pub(crate) fn text<N: Node>(obj: &N, names: &[&str]) -> Option<String> {
     field(obj, names).and_then(scalar_text)
 }
 
 /// The first of `names` in `obj` as a number, accepting numeric strings (`"180"`, `" 92.5 "`).
-pub fn number<N: Node>(obj: &N, names: &[&str]) -> Option<f64> {
+pub(crate) fn number<N: Node>(obj: &N, names: &[&str]) -> Option<f64> {
     match field(obj, names)?.kind() {
         NodeRef::Number(n) => n.as_f64(),
         NodeRef::Str(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
@@ -105,7 +106,7 @@ pub fn number<N: Node>(obj: &N, names: &[&str]) -> Option<f64> {
 }
 
 /// An object field, or a string field that holds a JSON object (some deliveries stringify `content`).
-pub fn object<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<Cow<'a, N>> {
+pub(crate) fn object<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<Cow<'a, N>> {
     let v = field(obj, names)?;
     match v.kind() {
         NodeRef::Object => Some(Cow::Borrowed(v)),
@@ -119,7 +120,7 @@ pub fn object<'a, N: Node>(obj: &'a N, names: &[&str]) -> Option<Cow<'a, N>> {
 /// Accepts epoch seconds or milliseconds (number or numeric string), RFC 3339 with any offset,
 /// `2025-08-26 05:43:00` (no zone: taken as UTC), `20180816T135935.689+0800`, and CloudTrail's
 /// `Mar 15, 2024, 12:00:00 AM` (UTC).
-pub fn time<N: Node>(v: &N) -> Option<String> {
+pub(crate) fn time<N: Node>(v: &N) -> Option<String> {
     let dt = match v.kind() {
         NodeRef::Number(n) => epoch(n.as_f64()?),
         NodeRef::Str(s) => parse_time_str(s.trim()),
@@ -158,7 +159,7 @@ fn rfc3339_secs(dt: DateTime<Utc>) -> String {
 }
 
 /// The first of `names` in `obj` that parses as a time (see [`time`]).
-pub fn time_field<N: Node>(obj: &N, names: &[&str]) -> Option<String> {
+pub(crate) fn time_field<N: Node>(obj: &N, names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| field(obj, &[n]).and_then(time))
 }
 
@@ -303,71 +304,7 @@ fn parse_common_time(b: &[u8]) -> Option<DateTime<Utc>> {
     Some(naive.and_utc() - chrono::TimeDelta::try_seconds(offset_secs)?)
 }
 
-/// Splits an ARN (`arn:aws:kms:us-west-2:1111:key/abc` or `acs:kms:cn-hangzhou:1192:key/abc`)
-/// into (region, account, resource) where present.
-pub fn arn_parts(arn: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
-    let n = if arn.starts_with("arn:") {
-        6
-    } else if arn.starts_with("acs:") {
-        5
-    } else {
-        return None;
-    };
-    // The first n - 1 colons split the parts; the last part keeps any further colons.
-    let mut parts = [""; 6];
-    let mut start = 0;
-    let mut count = 0;
-    for (i, b) in arn.bytes().enumerate() {
-        if b == b':' && count < n - 1 {
-            parts[count] = &arn[start..i];
-            count += 1;
-            start = i + 1;
-        }
-    }
-    if count != n - 1 {
-        return None;
-    }
-    parts[n - 1] = &arn[start..];
-    if parts[n - 1].is_empty() {
-        return None;
-    }
-    Some((
-        non_empty(parts[n - 3]),
-        non_empty(parts[n - 2]),
-        parts[n - 1],
-    ))
-}
-
-/// A cloud region code (`us-east-1`, `us-gov-west-1`, `cn-hangzhou`, `cn-shanghai-finance-1`):
-/// lower-case words joined by `-`, the first all letters. Display names (`US (Virginia)`),
-/// placeholders (`$regionId`, `EXAMPLE`) and masked values are not.
-pub fn is_region_code(s: &str) -> bool {
-    let b = s.as_bytes();
-    let first = b.iter().take_while(|c| c.is_ascii_lowercase()).count();
-    if b.len() > 32 || first < 2 || b.get(first) != Some(&b'-') {
-        return false;
-    }
-    // Then words of lower-case letters and digits, each after one `-`.
-    let mut after_dash = true;
-    for &c in &b[first + 1..] {
-        match c {
-            b'-' if !after_dash => after_dash = true,
-            b'a'..=b'z' | b'0'..=b'9' => after_dash = false,
-            _ => return false,
-        }
-    }
-    !after_dash
-}
-
-/// An account id as both clouds write them: digits only (AWS 12, Alibaba Cloud 16). Masked
-/// (`188989715694****`) and placeholder (`$accountId`, `ACCOUNT_NUMBER`) values are not.
-pub fn is_account_id(s: &str) -> bool {
-    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn non_empty(s: &str) -> Option<&str> {
-    (!s.is_empty()).then_some(s)
-}
+pub use crate::ids::{is_account_id, is_region_code};
 
 #[cfg(test)]
 mod tests {
@@ -376,34 +313,6 @@ mod tests {
     use serde_json::json;
 
     proptest! {
-        /// The byte-wise readers of ARNs and region codes agree with the plain definitions.
-        #[test]
-        fn arn_and_region_readers_match_their_definitions(s in "(arn:|acs:)?[a-z0-9:/*-]{0,30}|[a-zA-Z0-9-]{0,12}") {
-            let region = |s: &str| {
-                let mut parts = s.split('-');
-                let first = parts.next().unwrap_or("");
-                s.len() <= 32
-                    && first.len() >= 2
-                    && first.bytes().all(|b| b.is_ascii_lowercase())
-                    && s.contains('-')
-                    && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-            };
-            prop_assert_eq!(is_region_code(&s), region(&s), "{}", s);
-            fn arn(arn: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
-                let n = match arn.split(':').next()? {
-                    "arn" => 6,
-                    "acs" => 5,
-                    _ => return None,
-                };
-                let parts: Vec<&str> = arn.splitn(n, ':').collect();
-                if parts.len() != n || parts[n - 1].is_empty() {
-                    return None;
-                }
-                Some((non_empty(parts[n - 3]), non_empty(parts[n - 2]), parts[n - 1]))
-            }
-            prop_assert_eq!(arn_parts(&s), arn(&s), "{}", s);
-        }
-
         /// Times are written exactly as chrono writes them.
         #[test]
         fn times_are_written_like_chrono(ms in -70_000_000_000_000i64..260_000_000_000_000i64) {
@@ -466,6 +375,7 @@ mod tests {
         assert_eq!(text(&v, &["qps"]).as_deref(), Some("***"));
         assert_eq!(text(&v, &["n"]).as_deref(), Some("7"));
         assert_eq!(text(&v, &["blank"]), None);
+        assert_eq!(text(&json!({"regionId": "null"}), &["regionId"]), None);
     }
 
     #[test]
@@ -496,64 +406,5 @@ mod tests {
         ] {
             assert_eq!(time(&bad), None, "input {bad}");
         }
-    }
-
-    #[test]
-    fn region_and_account_codes_only() {
-        for r in [
-            "us-east-1",
-            "us-gov-east-1",
-            "cn-north-1",
-            "cn-hangzhou",
-            "ap-southeast-1",
-            "cn-shanghai-finance-1",
-        ] {
-            assert!(is_region_code(r), "{r}");
-        }
-        for r in [
-            "US (Virginia)",
-            "EXAMPLE",
-            "$regionId",
-            "REGION",
-            "cn-****",
-            "eu",
-            "-east-1",
-            "us--1",
-            "",
-        ] {
-            assert!(!is_region_code(r), "{r}");
-        }
-        assert!(is_account_id("111122223333") && is_account_id("1192850000000060"));
-        for a in [
-            "188989715694****",
-            "$accountId",
-            "ACCOUNT_NUMBER",
-            "",
-            "12-34",
-        ] {
-            assert!(!is_account_id(a), "{a}");
-        }
-        assert_eq!(text(&json!({"regionId": "null"}), &["regionId"]), None);
-    }
-
-    #[test]
-    fn arn_parts_for_both_clouds() {
-        assert_eq!(
-            arn_parts("arn:aws:kms:us-west-2:111122223333:key/1234"),
-            Some((Some("us-west-2"), Some("111122223333"), "key/1234"))
-        );
-        assert_eq!(
-            arn_parts("acs:kms:cn-chengdu:119285********60:secret/acs/ecs/secret_rotator"),
-            Some((
-                Some("cn-chengdu"),
-                Some("119285********60"),
-                "secret/acs/ecs/secret_rotator"
-            ))
-        );
-        assert_eq!(
-            arn_parts("acs:kms:cn-hangzhou:1:key/a:b"),
-            Some((Some("cn-hangzhou"), Some("1"), "key/a:b"))
-        );
-        assert_eq!(arn_parts("<aap_arn>"), None);
     }
 }

@@ -1,10 +1,13 @@
 //! kms-alerts core: turns any supported KMS alert input into normalized [`Alert`]s and renders
 //! them. No I/O: bytes in, values out.
 //!
-//! Pipeline: [`sources`] unwrap envelopes (SQS/SNS records, SNS notifications, CloudEvents,
-//! arrays) and normalize each event (AWS KMS on EventBridge, CloudTrail KMS calls, Alibaba
-//! CloudMonitor system events, CloudMonitor metric alarms, anything else as `unknown`);
-//! [`render`] turns an alert into text, Markdown or JSON.
+//! Pipeline: [`sources`] split the input into pieces ([`Pieces`], bounded in size), unwrap
+//! envelopes (SQS/SNS records, SNS notifications, CloudEvents, arrays, trail log files) and
+//! normalize each event (AWS KMS on EventBridge, CloudTrail and ActionTrail KMS calls, Alibaba
+//! CloudMonitor system events, CloudMonitor metric alarms, anything else as `unknown`), by one
+//! routing rule for every entry point ([`parse_with`], [`parse_piece`], [`parse_value_with`]);
+//! [`render()`] turns an alert into text, Markdown or JSON. Resource ARNs, regions, accounts
+//! and the dedup and incident keys come from one place (`ids`).
 //!
 //! ```
 //! let input = br#"{"detail-type":"KMS CMK Deletion","source":"aws.kms","region":"us-west-2",
@@ -14,12 +17,17 @@
 //! assert_eq!(alert.kind, kms_alerts_core::Kind::KeyDeleted);
 //! ```
 
-pub mod alert;
-pub mod doc;
+// The modules are private; what other crates use is re-exported below. Four stay public for
+// the paths the sinks and handlers name: `render` (formats and escaping), `text` (one-line and
+// byte-bounded text), `fields` (the region and account validators) and `sources` (its
+// `trail_objects` reader of S3 notifications).
+mod alert;
+mod doc;
 mod draft;
-pub mod error;
+mod error;
 pub mod fields;
-pub mod links;
+mod ids;
+mod links;
 pub mod render;
 pub mod sources;
 pub mod text;
@@ -27,8 +35,8 @@ pub mod text;
 pub use alert::{from_name, Alert, Cloud, Fact, Family, Kind, Severity};
 pub use error::ParseError;
 pub use render::{render, render_to, Format};
-pub use sources::stream::{maybe_gunzip, parse_piece, Piece, Pieces};
-pub use sources::trail_objects::{object_notices, ObjectNotice, TrailObject};
+pub use sources::stream::{maybe_gunzip, parse_piece, Piece, Pieces, MAX_PIECE_BYTES};
+pub use sources::trail_objects::{object_notices, object_notices_in, ObjectNotice, TrailObject};
 pub use sources::{
     parse, parse_alarm_callback, parse_labelled, parse_value, parse_value_with, parse_with,
     Options, Parsed, Record, Skipped,

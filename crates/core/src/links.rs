@@ -1,11 +1,6 @@
 //! Console deep links. Built only from validated identifiers, so event text can never inject a URL.
 
-fn is_region(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 32
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
+use crate::ids::{aws_partition, is_region_code};
 
 fn is_plain_id(s: &str) -> bool {
     !s.is_empty()
@@ -30,20 +25,16 @@ pub(crate) fn percent_encode(s: &str) -> String {
     out
 }
 
-/// The AWS console origin for a region, by partition: China regions (`cn-north-1`,
-/// `cn-northwest-1`) open console.amazonaws.cn, GovCloud (`us-gov-*`)
-/// console.amazonaws-us-gov.com, the isolated partitions (`us-iso-*`, `eu-isoe-*`) have no
-/// public console.
+/// The AWS console origin for a region, by its partition ([`aws_partition`]): China regions
+/// (`cn-north-1`, `cn-northwest-1`) open console.amazonaws.cn, GovCloud (`us-gov-*`)
+/// console.amazonaws-us-gov.com; the other partitions (isolated, sovereign) have no public
+/// console here.
 fn aws_console(region: &str) -> Option<[&str; 3]> {
-    if !is_region(region) || crate::text::has_part(region, "-iso") {
-        return None;
-    }
-    Some(if region.starts_with("cn-") {
-        ["https://console.amazonaws.cn", "", ""]
-    } else if region.starts_with("us-gov-") {
-        ["https://console.amazonaws-us-gov.com", "", ""]
-    } else {
-        ["https://", region, ".console.aws.amazon.com"]
+    Some(match aws_partition(region)? {
+        "aws" => ["https://", region, ".console.aws.amazon.com"],
+        "aws-cn" => ["https://console.amazonaws.cn", "", ""],
+        "aws-us-gov" => ["https://console.amazonaws-us-gov.com", "", ""],
+        _ => return None,
     })
 }
 
@@ -75,7 +66,7 @@ const CONSOLE: &str = "https://kms.console.aliyun.com/";
 
 /// The Alibaba Cloud KMS console page of a key. Masked ids (`0d603b4a-****71be`) get no link.
 pub fn alibaba_key(region: &str, key_id: &str) -> Option<String> {
-    (is_region(region) && is_plain_id(key_id))
+    (is_region_code(region) && is_plain_id(key_id))
         .then(|| [CONSOLE, region, "/key/detail/", key_id].concat())
 }
 
@@ -83,13 +74,13 @@ pub fn alibaba_key(region: &str, key_id: &str) -> Option<String> {
 /// (`A-Za-z0-9/_+=.@-`) are linked; `/` is percent-encoded.
 pub fn alibaba_secret(region: &str, name: &str) -> Option<String> {
     let valid = |b: u8| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b);
-    (is_region(region) && !name.is_empty() && name.len() <= 192 && name.bytes().all(valid))
+    (is_region_code(region) && !name.is_empty() && name.len() <= 192 && name.bytes().all(valid))
         .then(|| [CONSOLE, region, "/secret/detail/", &percent_encode(name)].concat())
 }
 
 /// The Alibaba Cloud KMS console for a region (instances, application access points).
 pub fn alibaba_region(region: &str) -> Option<String> {
-    is_region(region).then(|| [CONSOLE, region, "/"].concat())
+    is_region_code(region).then(|| [CONSOLE, region, "/"].concat())
 }
 
 /// The CloudMonitor alarm history, for metric alarms.
@@ -123,6 +114,9 @@ mod tests {
             Some("https://console.amazonaws.cn/cloudtrail/home?region=cn-northwest-1#/events/e-1")
         );
         assert_eq!(aws_key("us-iso-east-1", "k-1"), None);
+        assert_eq!(aws_key("us-isob-east-1", "k-1"), None);
+        assert_eq!(aws_key("eu-isoe-west-1", "k-1"), None);
+        assert_eq!(aws_key("us-isof-south-1", "k-1"), None);
         assert_eq!(aws_key("evil.com/", "abc"), None);
         assert_eq!(alibaba_key("cn-hangzhou", "0d603b4a-********71be"), None);
         assert_eq!(

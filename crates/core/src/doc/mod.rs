@@ -4,15 +4,13 @@
 //! path reads events into a `Doc` and builds a `Value` only when the alert must carry it.
 //!
 //! A `Doc` object keeps its members in document order, a repeated key at its first place with
-//! its last value (as `serde_json::Map` does under `preserve_order`), and presents them in the
-//! order this build's `serde_json::Map` would (sorted by key without `preserve_order`), so a
-//! lookup, an iteration and a conversion to `Value` give the same answer on both.
+//! its last value, as `serde_json::Map` does under `preserve_order` (which this crate enables),
+//! so a lookup, an iteration and a conversion to `Value` give the same answer on both.
 
 mod fast;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::OnceLock;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -181,9 +179,19 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// A member of a `Doc` object.
+type Member<'a> = (Cow<'a, str>, Doc<'a>);
+
+fn doc_entry<'n, 'a>((k, v): &'n Member<'a>) -> (&'n str, &'n Doc<'a>) {
+    (k.as_ref(), v)
+}
+
 impl<'a> Node for Doc<'a> {
     type Entries<'n>
-        = std::vec::IntoIter<(&'n str, &'n Doc<'a>)>
+        = std::iter::Map<
+        std::slice::Iter<'n, Member<'a>>,
+        fn(&'n Member<'a>) -> (&'n str, &'n Doc<'a>),
+    >
     where
         Self: 'n;
 
@@ -217,31 +225,22 @@ impl<'a> Node for Doc<'a> {
         }
     }
 
-    fn entries(&self) -> Option<Self::Entries<'_>> {
+    fn entries<'n>(&'n self) -> Option<Self::Entries<'n>> {
         let Doc::Object(members) = self else {
             return None;
         };
-        let mut entries: Vec<(&str, &Doc<'a>)> =
-            members.iter().map(|(k, v)| (k.as_ref(), v)).collect();
-        if map_is_sorted() {
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-        }
-        Some(entries.into_iter())
+        let entry: fn(&'n Member<'a>) -> (&'n str, &'n Doc<'a>) = doc_entry;
+        Some(members.iter().map(entry))
     }
 
     fn first_member(&self, matches: impl Fn(&str) -> bool) -> Option<&Self> {
         let Doc::Object(members) = self else {
             return None;
         };
-        let mut found = members
+        members
             .iter()
-            .filter(|(k, v)| matches(k) && !v.is_null_node());
-        let first = found.next()?;
-        if !map_is_sorted() {
-            return Some(&first.1);
-        }
-        // Keys are unique: the smallest match is the first the sorted map would show.
-        Some(&found.fold(first, |a, b| if b.0 < a.0 { b } else { a }).1)
+            .find(|(k, v)| matches(k) && !v.is_null_node())
+            .map(|(_, v)| v)
     }
 
     fn parse_object(s: &str) -> Option<Self> {
@@ -250,18 +249,6 @@ impl<'a> Node for Doc<'a> {
             .filter(Doc::is_object_node)
             .map(Doc::into_owned)
     }
-}
-
-/// Whether `serde_json::Map` keeps its keys sorted in this build (it keeps document order
-/// when some crate enables serde_json's `preserve_order`).
-fn map_is_sorted() -> bool {
-    static SORTED: OnceLock<bool> = OnceLock::new();
-    *SORTED.get_or_init(|| {
-        let mut m = Map::new();
-        m.insert("b".into(), Value::Null);
-        m.insert("a".into(), Value::Null);
-        m.keys().next().map(String::as_str) == Some("a")
-    })
 }
 
 /// Keeps one member per key, at its first place with its last value, as `serde_json::Map`

@@ -11,7 +11,7 @@ use super::{aws_kms, Envelope};
 use crate::alert::{Cloud, Kind, Severity};
 use crate::draft::Draft;
 use crate::fields::{field, number, text, time_field};
-use crate::{links, Alert};
+use crate::{ids, links, Alert};
 
 const API_CALL: &str = "AWS API Call via CloudTrail";
 const SERVICE_EVENT: &str = "AWS Service Event via CloudTrail";
@@ -162,67 +162,144 @@ fn deletion_from_window(detail: &Value, days: Option<f64>) -> Option<String> {
     Some(end.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
-pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
-    let envelope = event.get("detail").is_some();
-    let empty = Value::Null;
-    let detail = if envelope {
-        field(&event, &["detail"]).unwrap_or(&empty)
-    } else {
-        &event
-    };
-    let detail_type = event.get("detail-type").and_then(Value::as_str);
-    let cloud = if is_actiontrail_kms(detail, env) && !is_cloudtrail_kms(detail) {
-        Cloud::Alibaba
-    } else {
-        Cloud::Aws
-    };
-    let actor_kind = actor_kind(detail_type, detail, env);
-    let name = text(detail, &["eventName"]).unwrap_or_else(|| "UnknownCall".to_string());
-    let error_code = text(detail, &["errorCode"]);
-    let req = field(detail, &["requestParameters"]).unwrap_or(&empty);
-    let service_details = field(detail, &["serviceEventDetails"]).unwrap_or(&empty);
-    let kind = match (name.as_str(), &error_code, actor_kind) {
-        ("DeleteKey", None, Actor::Service) if cloud == Cloud::Aws => Kind::KeyDeleted,
-        ("RotateKey", None, Actor::Service) if cloud == Cloud::Aws => Kind::KeyRotated,
-        ("DeleteExpiredKeyMaterial", None, Actor::Service) if cloud == Cloud::Aws => {
-            Kind::KeyMaterialExpired
+/// JSON `null`, for the parts a record leaves out.
+static NULL: Value = Value::Null;
+
+/// What a trail record says about the call, read once.
+struct Call<'a> {
+    /// The CloudTrail or ActionTrail record (the `detail` of an EventBridge event).
+    detail: &'a Value,
+    req: &'a Value,
+    resp: &'a Value,
+    cloud: Cloud,
+    actor: Actor,
+    name: String,
+    error_code: Option<String>,
+}
+
+impl<'a> Call<'a> {
+    fn read(event: &'a Value, env: Option<&Envelope>) -> Self {
+        let detail = match event.get("detail") {
+            Some(_) => field(event, &["detail"]).unwrap_or(&NULL),
+            None => event,
+        };
+        let detail_type = event.get("detail-type").and_then(Value::as_str);
+        let cloud = if is_actiontrail_kms(detail, env) && !is_cloudtrail_kms(detail) {
+            Cloud::Alibaba
+        } else {
+            Cloud::Aws
+        };
+        Call {
+            detail,
+            req: field(detail, &["requestParameters"]).unwrap_or(&NULL),
+            resp: field(detail, &["responseElements"]).unwrap_or(&NULL),
+            cloud,
+            actor: actor_kind(detail_type, detail, env),
+            name: text(detail, &["eventName"]).unwrap_or_else(|| "UnknownCall".to_string()),
+            error_code: text(detail, &["errorCode"]),
         }
-        ("ScheduleKeyDeletion", None, _) => Kind::KeyDeletionScheduled,
-        ("DeleteSecret", None, _) if cloud == Cloud::Alibaba => {
-            if truthy(req, "ForceDeleteWithoutRecovery") {
-                Kind::SecretDeleted
-            } else {
-                Kind::SecretDeletionScheduled
+    }
+
+    /// What happened: a lifecycle event the cloud itself reports, a scheduled or immediate
+    /// deletion, or any other call. A failed call is never the event it attempted.
+    fn kind(&self) -> Kind {
+        let aws = self.cloud == Cloud::Aws;
+        match (self.name.as_str(), &self.error_code, self.actor) {
+            ("DeleteKey", None, Actor::Service) if aws => Kind::KeyDeleted,
+            ("RotateKey", None, Actor::Service) if aws => Kind::KeyRotated,
+            ("DeleteExpiredKeyMaterial", None, Actor::Service) if aws => Kind::KeyMaterialExpired,
+            ("ScheduleKeyDeletion", None, _) => Kind::KeyDeletionScheduled,
+            ("DeleteSecret", None, _) if !aws => {
+                if truthy(self.req, "ForceDeleteWithoutRecovery") {
+                    Kind::SecretDeleted
+                } else {
+                    Kind::SecretDeletionScheduled
+                }
             }
+            _ => Kind::ApiCall,
         }
-        _ => Kind::ApiCall,
-    };
-    let mut d = Draft::new(kind, cloud);
-    d.event_type = Some(name.clone());
+    }
+
+    fn service_details(&self) -> &'a Value {
+        field(self.detail, &["serviceEventDetails"]).unwrap_or(&NULL)
+    }
+}
+
+/// What the call was on.
+struct Target {
+    /// The key as the call named it: id, alias or ARN.
+    key_ref: Option<String>,
+    /// The key's id, when the record names one.
+    key_id: Option<String>,
+    secret: Option<String>,
+    /// The region the call was made from, when the key is in another.
+    call_region: Option<String>,
+}
+
+/// A pending key deletion, as a `ScheduleKeyDeletion` record tells it.
+struct Pending {
+    window: Option<f64>,
+    date: Option<String>,
+    key_state: Option<String>,
+    /// A multi-Region primary key waits for its replicas before its waiting period starts.
+    replicas: bool,
+}
+
+pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
+    let call = Call::read(&event, env);
+    let kind = call.kind();
+    let mut d = Draft::new(kind, call.cloud);
+    d.event_type = Some(call.name.clone());
     // A successful cancellation or restore closes the pending deletion it undoes.
-    if error_code.is_none() {
-        match name.as_str() {
-            "CancelKeyDeletion" => (d.condition, d.resolves) = (Some("key_deletion".into()), true),
-            "RestoreSecret" => (d.condition, d.resolves) = (Some("secret_deletion".into()), true),
+    if call.error_code.is_none() {
+        match call.name.as_str() {
+            "CancelKeyDeletion" => {
+                (d.condition, d.resolves) = (Some(ids::KEY_DELETION.into()), true)
+            }
+            "RestoreSecret" => {
+                (d.condition, d.resolves) = (Some(ids::SECRET_DELETION.into()), true)
+            }
             _ => {}
         }
     }
+    identify(&mut d, &call, &event, env);
+    let target = locate(&mut d, &call);
+    let caller = caller(call.detail);
+    let pending = pending_deletion(&call, kind);
+    facts(&mut d, &call, &target, caller.as_deref(), &pending);
+    d.summary = summary(&mut d, &call, &target, caller, &pending);
+    d.severity = severity(kind, &call);
+    if kind == Kind::ApiCall {
+        d.title = Some(title(&d, &call, &target));
+    }
+    d.console_url = console_url(&d, &call, &target);
+    d.finish(event)
+}
+
+/// The event's id, account, region and time: the record's own, else the EventBridge event's,
+/// else the envelope's.
+fn identify(d: &mut Draft, call: &Call, event: &Value, env: Option<&Envelope>) {
+    let detail = call.detail;
     d.event_id = text(detail, &["eventID"])
-        .or_else(|| text(&event, &["id"]))
+        .or_else(|| text(event, &["id"]))
         .or_else(|| env.and_then(|e| e.id.clone()));
-    d.account = text(&event, &["account"])
+    d.account = text(event, &["account"])
         .or_else(|| text(detail, &["recipientAccountId"]))
         .or_else(|| field(detail, &["userIdentity"]).and_then(|u| text(u, &["accountId"])))
         .or_else(|| env.and_then(|e| e.account.clone()));
-    d.region = text(&event, &["region"])
+    d.region = text(event, &["region"])
         .or_else(|| text(detail, &["awsRegion", "acsRegion"]))
         .or_else(|| env.and_then(|e| e.region.clone()));
     d.occurred_at = time_field(detail, &["eventTime"])
-        .or_else(|| time_field(&event, &["time"]))
+        .or_else(|| time_field(event, &["time"]))
         .or_else(|| env.and_then(|e| e.time.clone()));
+}
 
-    let resp = field(detail, &["responseElements"]).unwrap_or(&empty);
-    let resource_arn = field(detail, &["resources"])
+/// The key or secret the call was on, and its ARN as the resource: the record's own, else
+/// built from the key id or (on Alibaba Cloud) the secret name.
+fn locate(d: &mut Draft, call: &Call) -> Target {
+    let (req, resp) = (call.req, call.resp);
+    d.resource = field(call.detail, &["resources"])
         .and_then(Value::as_array)
         .and_then(|rs| {
             rs.iter()
@@ -230,10 +307,9 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
         })
         .or_else(|| text(resp, &["keyId"]).filter(|k| k.starts_with("arn:")))
         .or_else(|| text(req, &["keyId"]).filter(|k| k.starts_with("arn:") && k.contains(":key/")));
-    d.resource = resource_arn;
     let call_region = d.fill_from_resource();
     let key_ref = text(req, &["keyId", "targetKeyId", "aliasName"])
-        .or_else(|| text(service_details, &["keyId"]))
+        .or_else(|| text(call.service_details(), &["keyId"]))
         .or_else(|| d.resource_tail(":key/"));
     let key_id = d.resource_tail(":key/").or_else(|| {
         key_ref
@@ -243,97 +319,140 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     let secret = text(req, &["SecretName"]);
     d.resource_name = key_id.clone().or(key_ref.clone()).or(secret.clone());
     // CloudTrail and ActionTrail records often name the key or secret, not its ARN: build it.
-    let prefix = match cloud {
-        Cloud::Alibaba => "acs:kms".to_string(),
-        _ => format!(
-            "arn:{}:kms",
-            aws_partition(d.region.as_deref().unwrap_or(""))
-        ),
-    };
     match (&key_id, &secret) {
-        (Some(k), _) => d.build_resource(&prefix, "key", Some(k)),
-        (None, Some(s)) if cloud == Cloud::Alibaba => d.build_resource(&prefix, "secret", Some(s)),
+        (Some(k), _) => d.build_resource("key", Some(k)),
+        (None, Some(s)) if call.cloud == Cloud::Alibaba => d.build_resource("secret", Some(s)),
         _ => {}
     }
+    Target {
+        key_ref,
+        key_id,
+        secret,
+        call_region,
+    }
+}
 
-    let who = field(detail, &["userIdentity"]).unwrap_or(&empty);
-    let actor = text(who, &["arn"])
+/// Who made the call: an ARN, a user name, the service that called on their behalf.
+fn caller(detail: &Value) -> Option<String> {
+    let who = field(detail, &["userIdentity"]).unwrap_or(&NULL);
+    text(who, &["arn"])
         .or_else(|| text(who, &["userName"]))
         .or_else(|| text(who, &["invokedBy"]))
         .or_else(|| text(who, &["principalId"]))
-        .or_else(|| text(who, &["type"]).map(|t| format!("({t})")));
-    let error_message = text(detail, &["errorMessage"]);
+        .or_else(|| text(who, &["type"]).map(|t| format!("({t})")))
+}
+
+fn pending_deletion(call: &Call, kind: Kind) -> Pending {
+    let (req, resp) = (call.req, call.resp);
     let key_state = text(resp, &["keyState"]);
     let window =
         number(req, &["pendingWindowInDays"]).or_else(|| number(resp, &["pendingWindowInDays"]));
-    let pending_replicas = key_state.as_deref() == Some("PendingReplicaDeletion");
-    let deletion = time_field(resp, &["deletionDate"]).or_else(|| {
-        (kind == Kind::KeyDeletionScheduled && !pending_replicas)
-            .then(|| deletion_from_window(detail, window))
+    let replicas = key_state.as_deref() == Some("PendingReplicaDeletion");
+    let date = time_field(resp, &["deletionDate"]).or_else(|| {
+        (kind == Kind::KeyDeletionScheduled && !replicas)
+            .then(|| deletion_from_window(call.detail, window))
             .flatten()
     });
+    Pending {
+        window,
+        date,
+        key_state,
+        replicas,
+    }
+}
 
-    d.fact("Action", Some(name.clone()));
-    d.fact("Caller", actor.clone());
-    d.fact("Caller type", text(who, &["type"]));
-    d.fact("Key", key_ref.clone());
-    d.fact("Secret", secret.clone());
-    d.fact("Call region", call_region);
+fn facts(d: &mut Draft, call: &Call, target: &Target, caller: Option<&str>, pending: &Pending) {
+    let (detail, req, resp) = (call.detail, call.req, call.resp);
+    d.fact("Action", Some(call.name.clone()));
+    d.fact("Caller", caller);
+    d.fact(
+        "Caller type",
+        field(detail, &["userIdentity"]).and_then(|u| text(u, &["type"])),
+    );
+    d.fact("Key", target.key_ref.clone());
+    d.fact("Secret", target.secret.clone());
+    d.fact("Call region", target.call_region.clone());
     d.fact(
         "Recovery window (days)",
         number(req, &["RecoveryWindowInDays"]).map(|n| format!("{n}")),
     );
-    d.fact("Pending window (days)", window.map(|n| format!("{n}")));
+    d.fact(
+        "Pending window (days)",
+        pending.window.map(|n| format!("{n}")),
+    );
     d.fact(
         "Deletion date",
-        deletion.clone().or_else(|| text(resp, &["deletionDate"])),
+        pending
+            .date
+            .clone()
+            .or_else(|| text(resp, &["deletionDate"])),
     );
-    d.fact("Key state", key_state.clone());
-    d.fact("Key material ID", text(service_details, &["keyMaterialId"]));
-    d.fact("Error code", error_code.clone());
-    d.fact("Error message", error_message);
+    d.fact("Key state", pending.key_state.clone());
+    d.fact(
+        "Key material ID",
+        text(call.service_details(), &["keyMaterialId"]),
+    );
+    d.fact("Error code", call.error_code.clone());
+    d.fact("Error message", text(detail, &["errorMessage"]));
     d.fact("Source IP", text(detail, &["sourceIPAddress"]));
     d.fact("User agent", text(detail, &["userAgent"]));
+}
 
-    let who_txt = match (actor_kind, &actor) {
-        (Actor::Service, _) => cloud.display_name().to_string(),
-        (_, Some(a)) => a.clone(),
+/// What happened and what to do, in a sentence or two. The lifecycle events AWS reports
+/// twice (here and on EventBridge) dedup per day, as their EventBridge twins do.
+fn summary(
+    d: &mut Draft,
+    call: &Call,
+    target: &Target,
+    caller: Option<String>,
+    pending: &Pending,
+) -> String {
+    let (kind, name) = (d.kind, &call.name);
+    let who = match (call.actor, caller) {
+        (Actor::Service, _) => call.cloud.display_name().to_string(),
+        (_, Some(a)) => a,
         (_, None) => "An unknown caller".to_string(),
     };
-    let verb = match actor_kind {
+    let verb = match call.actor {
         Actor::Caller => "called",
         Actor::Console => "used the console for",
         Actor::Service => "performed",
     };
-    let key_txt = key_ref
+    let on = target
+        .key_ref
         .as_deref()
-        .or(secret.as_deref())
+        .or(target.secret.as_deref())
         .unwrap_or("a KMS key");
-    d.summary = match (&kind, &error_code) {
+    match (kind, &call.error_code) {
         (Kind::KeyRotated | Kind::KeyDeleted | Kind::KeyMaterialExpired, _) => {
             if kind != Kind::KeyDeleted {
                 d.dedup_per_day();
             }
-            aws_kms::lifecycle_summary(kind, key_txt).unwrap_or_default()
+            aws_kms::lifecycle_summary(kind, on).unwrap_or_default()
         }
         (Kind::SecretDeletionScheduled, _) => format!(
-            "{who_txt} scheduled secret {key_txt} for deletion. Restore it (RestoreSecret) within the recovery window if anything still reads it."
+            "{who} scheduled secret {on} for deletion. Restore it (RestoreSecret) within the recovery window if anything still reads it."
         ),
         (Kind::SecretDeleted, _) => format!(
-            "{who_txt} deleted secret {key_txt} immediately, without a recovery window. Applications that read it will fail."
+            "{who} deleted secret {on} immediately, without a recovery window. Applications that read it will fail."
         ),
-        (Kind::KeyDeletionScheduled, _) if pending_replicas => format!(
-            "{who_txt} scheduled multi-Region primary key {key_txt} for deletion. It is PendingReplicaDeletion: it waits until its replica keys are deleted, then its {}waiting period starts. Cancel the deletion (CancelKeyDeletion) if anything still uses the key or its replicas.",
-            window.map(|n| format!("{n}-day ")).unwrap_or_default()
+        (Kind::KeyDeletionScheduled, _) if pending.replicas => format!(
+            "{who} scheduled multi-Region primary key {on} for deletion. It is PendingReplicaDeletion: it waits until its replica keys are deleted, then its {}waiting period starts. Cancel the deletion (CancelKeyDeletion) if anything still uses the key or its replicas.",
+            pending.window.map(|n| format!("{n}-day ")).unwrap_or_default()
         ),
         (Kind::KeyDeletionScheduled, _) => format!(
-            "{who_txt} scheduled key {key_txt} for deletion{}. Cancel the deletion (CancelKeyDeletion) before then if anything still uses the key.",
-            deletion.as_deref().map(|t| format!(" on {t}")).unwrap_or_default()
+            "{who} scheduled key {on} for deletion{}. Cancel the deletion (CancelKeyDeletion) before then if anything still uses the key.",
+            pending.date.as_deref().map(|t| format!(" on {t}")).unwrap_or_default()
         ),
-        (_, Some(code)) => format!("{who_txt} {verb} {name} on {key_txt}, and the call failed with {code}."),
-        _ => format!("{who_txt} {verb} {name} on {key_txt}."),
-    };
-    d.severity = match (&kind, &error_code) {
+        (_, Some(code)) => format!("{who} {verb} {name} on {on}, and the call failed with {code}."),
+        _ => format!("{who} {verb} {name} on {on}."),
+    }
+}
+
+/// Lifecycle events keep their kind's severity; deletions warn; a denied call warns, another
+/// failed call informs; a successful call warns when it changes what a key can do.
+fn severity(kind: Kind, call: &Call) -> Option<Severity> {
+    match (kind, &call.error_code) {
         (Kind::KeyRotated | Kind::KeyDeleted | Kind::KeyMaterialExpired, _) => None,
         (Kind::KeyDeletionScheduled | Kind::SecretDeletionScheduled | Kind::SecretDeleted, _) => {
             Some(Severity::Warning)
@@ -342,56 +461,50 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
             Some(Severity::Warning)
         }
         (_, Some(_)) => Some(Severity::Info),
-        _ if RISKY.contains(&name.as_str()) => Some(Severity::Warning),
+        _ if RISKY.contains(&call.name.as_str()) => Some(Severity::Warning),
         _ => Some(Severity::Info),
-    };
-    if kind == Kind::ApiCall {
-        let outcome = if error_code.is_some() {
-            " (failed)"
-        } else {
-            ""
-        };
-        let what = if actor_kind == Actor::Service {
-            "KMS service event"
-        } else {
-            "KMS API call"
-        };
-        d.title = Some(match d.resource_name.as_ref().or(key_ref.as_ref()) {
-            Some(k) => format!("{what} {name}{outcome}: {}", crate::text::one_line(k, 80)),
-            None => format!("{what} {name}{outcome}"),
-        });
     }
-    let region = d.region.clone().unwrap_or_default();
-    d.console_url = match cloud {
-        Cloud::Alibaba => key_id
-            .as_deref()
-            .and_then(|k| links::alibaba_key(&region, k))
-            .or_else(|| {
-                secret
-                    .as_deref()
-                    .and_then(|s| links::alibaba_secret(&region, s))
-            })
-            .or_else(|| links::alibaba_region(&region)),
-        _ => key_id
-            .as_deref()
-            .and_then(|k| links::aws_key(&region, k))
-            .or_else(|| {
-                d.event_id
-                    .as_deref()
-                    .and_then(|e| links::aws_cloudtrail_event(&region, e))
-            }),
-    };
-    d.finish(event)
 }
 
-/// The ARN partition of an AWS region.
-fn aws_partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
+/// `KMS API call DisableKey (failed): 1234abcd-...`, or `KMS service event ...`.
+fn title(d: &Draft, call: &Call, target: &Target) -> String {
+    let outcome = if call.error_code.is_some() {
+        " (failed)"
     } else {
-        "aws"
+        ""
+    };
+    let what = if call.actor == Actor::Service {
+        "KMS service event"
+    } else {
+        "KMS API call"
+    };
+    let name = &call.name;
+    match d.resource_name.as_ref().or(target.key_ref.as_ref()) {
+        Some(k) => format!("{what} {name}{outcome}: {}", crate::text::one_line(k, 80)),
+        None => format!("{what} {name}{outcome}"),
+    }
+}
+
+/// The key's (or secret's) console page, else the region's KMS console (Alibaba Cloud) or
+/// the event in CloudTrail's history (AWS).
+fn console_url(d: &Draft, call: &Call, target: &Target) -> Option<String> {
+    let region = d.region.as_deref().unwrap_or_default();
+    let key = target.key_id.as_deref();
+    match call.cloud {
+        Cloud::Alibaba => key
+            .and_then(|k| links::alibaba_key(region, k))
+            .or_else(|| {
+                target
+                    .secret
+                    .as_deref()
+                    .and_then(|s| links::alibaba_secret(region, s))
+            })
+            .or_else(|| links::alibaba_region(region)),
+        _ => key.and_then(|k| links::aws_key(region, k)).or_else(|| {
+            d.event_id
+                .as_deref()
+                .and_then(|e| links::aws_cloudtrail_event(region, e))
+        }),
     }
 }
 

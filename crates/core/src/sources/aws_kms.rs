@@ -81,13 +81,9 @@ pub(super) fn draft<N: Node>(event: &N) -> Draft {
                 .find_map(|x| x.str_value().filter(|s| has_part(s, ":kms:")))
         })
         .map(str::to_string)
-        .or_else(|| match (&d.region, &d.account, &key_id) {
-            (Some(r), Some(a), Some(k)) if !k.starts_with("arn:") => {
-                Some(format!("arn:aws:kms:{r}:{a}:key/{k}"))
-            }
-            (_, _, Some(k)) if k.starts_with("arn:") => Some(k.clone()),
-            _ => None,
-        });
+        .or_else(|| key_id.clone().filter(|k| k.starts_with("arn:")));
+    // Without an ARN in the event, the key's own in the partition of its region.
+    d.build_resource("key", key_id.as_deref());
     d.fill_from_resource();
     let key_id = key_id.or_else(|| d.resource_tail(":key/"));
     d.resource_name = key_id.clone();

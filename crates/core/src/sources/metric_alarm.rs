@@ -7,7 +7,7 @@ use super::Envelope;
 use crate::alert::{Cloud, Kind, Severity};
 use crate::draft::Draft;
 use crate::fields::{field, text, time_field};
-use crate::{links, Alert};
+use crate::{ids, links, Alert};
 
 /// Decodes a form-encoded callback body; `None` unless it has the alarm's fields.
 pub(super) fn from_form(body: &[u8]) -> Option<Value> {
@@ -97,24 +97,18 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     d.event_id = text(&event, &["ruleId"])
         .map(|r| format!("{r}:{}", text(&event, &["timestamp"]).unwrap_or_default()));
     d.resource_name = instance.clone();
-    if let (Some(region), Some(account), Some(i)) = (&d.region, &d.account, &instance) {
-        d.resource = Some(format!("acs:kms:{region}:{account}:instance/{i}"));
-    }
+    // Only from a real region and account: both are the sender's text.
+    d.build_resource("instance", instance.as_deref());
     // The alarm rule on its instance is the condition; back to OK closes it.
-    d.condition = Some(format!(
-        "metric_alarm:{}",
-        text(&event, &["ruleId"])
-            .or_else(|| alert_name.clone())
-            .unwrap_or_default()
-    ));
+    let rule_id = text(&event, &["ruleId"])
+        .or_else(|| alert_name.clone())
+        .unwrap_or_default();
+    d.condition = Some(ids::metric_alarm_condition(&rule_id));
     d.resolves = resolved;
-    d.dedup_discriminator = Some(format!(
-        "{}|{}|{}",
-        text(&event, &["ruleId"])
-            .or_else(|| alert_name.clone())
-            .unwrap_or_default(),
-        state,
-        d.occurred_at.clone().unwrap_or_default()
+    d.dedup_discriminator = Some(ids::metric_alarm_occurrence(
+        &rule_id,
+        &state,
+        d.occurred_at.as_deref().unwrap_or_default(),
     ));
 
     let value = text(&event, &["curValue"]);

@@ -1,15 +1,45 @@
-//! Sources: unwrap delivery envelopes (SQS and SNS records, SNS notifications, CloudEvents,
-//! JSON arrays) and hand each event to the normalizer of its family.
+//! Sources: the input engine. Every entry point reads through the same two steps: the
+//! splitter ([`Pieces`]) cuts the input into pieces, bounded in size, and one routing rule sends
+//! each piece, and each envelope and batch inside it, to the normalizer of its family (AWS KMS
+//! on EventBridge, CloudTrail and ActionTrail KMS calls, CloudMonitor system events and metric
+//! alarms, anything else as `unknown`). [`parse_with`] (the handlers' raw bodies),
+//! [`parse_piece`](stream::parse_piece) (the CLI and the S3 trail reader, piece by piece) and
+//! [`parse_value_with`] (Lambda's decoded JSON) all route by it, so the same bytes give the
+//! same alerts everywhere.
+//!
+//! # The routing rule
+//!
+//! A value is routed by its shape and by where it stands, nothing else:
+//! - an **item** (an element of an array, an entry of a `Records` list) that is a CloudTrail or
+//!   ActionTrail record is a log record: a KMS call becomes an alert, another service's call
+//!   and (unless [`Options::include_read_only`]) a successful read-only call are counted as
+//!   skipped. An entry of a `Records` list with a `body` or `Sns` member (or the event source
+//!   `aws:sqs` or `aws:sns`) is an SQS or SNS delivery, unwrapped. Any other item is routed as
+//!   an event.
+//! - an **event** (a top-level value, an SQS body, an SNS message, a CloudEvent's data, and any
+//!   item that is neither of the above) is never skipped: a non-empty array is a list of items;
+//!   an object with a non-empty `Records` list is a batch of items (its other members are not
+//!   read); an SNS notification or a CloudEvent is unwrapped; any other object goes to the
+//!   normalizer that recognises it; anything else (a scalar, `[]`, `{"Records": []}`) is an
+//!   `unknown` alert.
+//!
+//! So an array that mixes trail records with other things gives, for each trail record, what a
+//! log file gives for it, and for everything else what that thing gives on its own, whatever
+//! else the array holds; the same for a `Records` list that mixes trail records with SQS or SNS
+//! records.
 
 mod alibaba;
 mod api_call;
 mod aws_kms;
 mod evidence;
 mod metric_alarm;
-pub mod stream;
+mod route;
+pub(crate) mod stream;
 pub mod trail_objects;
 mod unknown;
 
+#[cfg(test)]
+mod one_engine_tests;
 #[cfg(test)]
 mod two_paths_tests;
 
@@ -18,10 +48,9 @@ use serde_json::Value;
 use crate::alert::{Alert, Cloud};
 use crate::doc::Doc;
 use crate::error::ParseError;
-use crate::fields::{field, scalar_text, text, Node};
-
-/// Nested envelopes deeper than this are taken as the event itself.
-const MAX_DEPTH: usize = 8;
+use crate::fields::{scalar_text, Node};
+use route::{Ctx, Place, Walker};
+use stream::{Piece, Pieces, MAX_PIECE_BYTES};
 
 /// One event out of an input, tagged with the delivery it came in.
 #[derive(Debug, Clone)]
@@ -42,6 +71,9 @@ pub struct Options {
     /// The most records one input may give; past it the walk stops and the input is refused
     /// (`Parsed::over_limit`), so a hostile array costs no more than this many alerts.
     pub max_records: Option<usize>,
+    /// The most bytes one piece of an input (one event, one record of a batch or log file) may
+    /// have in [`parse_with`]; `None` is [`MAX_PIECE_BYTES`]. A longer piece is unreadable.
+    pub max_piece_bytes: Option<usize>,
     /// Alerts need carry only what text and Markdown messages show: [`Alert::raw`] may be
     /// `Null` and the dedup and incident keys empty (the fast path skips building them). For
     /// output that shows neither (the CLI's text and Markdown); anything that deduplicates,
@@ -104,21 +136,55 @@ pub fn parse_labelled(input: &[u8], what: &str) -> Result<Vec<Record>, ParseErro
     Ok(parse_with(input, what, Options::default())?.records)
 }
 
-/// Like [`parse_labelled`], with options, also returning what trail log files held that was skipped.
-/// An input over [`Options::max_records`] is an error.
+/// Like [`parse_labelled`], with options, also returning what trail log files held that was
+/// skipped.
+///
+/// The input is read as the streaming reader reads it ([`Pieces`] over the slice, each piece
+/// routed by [`parse_piece`](stream::parse_piece)), so a handler and the CLI give the same alerts for the
+/// same bytes: one value, concatenated or newline-delimited values, an array, a
+/// `{"Records": [...]}` batch or log file, or a form-encoded alarm callback. Items of an array
+/// or a `Records` list are routed each on its own (see
+/// [the routing rule](crate::sources#the-routing-rule)): a trail record among them is a log
+/// record, skipped when it is another service's call or a successful read-only call, whatever
+/// else the list holds.
+///
+/// Refused whole, so that the platform's retry and dead-letter queue see it: an empty input,
+/// a piece that is not JSON (nor a form callback) or is over [`Options::max_piece_bytes`], a
+/// broken framing, and more records than [`Options::max_records`] (counted while reading:
+/// nothing past the limit is read or built).
 pub fn parse_with(input: &[u8], what: &str, options: Options) -> Result<Parsed, ParseError> {
-    if let Some(parsed) = parse_known(input, options) {
-        return Ok(parsed);
+    let max_piece = options.max_piece_bytes.unwrap_or(MAX_PIECE_BYTES);
+    let mut out = Parsed::default();
+    let mut pieces = 0;
+    for (n, piece) in Pieces::new(input, what)
+        .max_piece_bytes(max_piece)
+        .enumerate()
+    {
+        let piece = piece?;
+        pieces += 1;
+        let within = Options {
+            max_records: options
+                .max_records
+                .map(|max| max.saturating_sub(out.records.len())),
+            ..options
+        };
+        let parsed =
+            read_piece(&piece, "", within).map_err(|e| e.named(piece.describe(what, n)))?;
+        out.records.extend(parsed.records);
+        out.skipped.add(parsed.skipped);
+        if parsed.over_limit {
+            return Err(ParseError::TooManyRecords {
+                what: what.to_string(),
+                max: options.max_records.unwrap_or_default(),
+            });
+        }
     }
-    let value = decode(input, what)?;
-    let parsed = parse_value_with(value, options);
-    match options.max_records {
-        Some(max) if parsed.over_limit => Err(ParseError::TooManyRecords {
+    if pieces == 0 {
+        return Err(ParseError::Empty {
             what: what.to_string(),
-            max,
-        }),
-        _ => Ok(parsed),
+        });
     }
+    Ok(out)
 }
 
 /// Parses a CloudMonitor threshold alarm callback and nothing else: a form-encoded body with
@@ -147,26 +213,43 @@ pub fn parse_value(value: Value) -> Vec<Record> {
     parse_value_with(value, Options::default()).records
 }
 
-/// Turns already-decoded JSON into records, with options.
+/// Turns already-decoded JSON into records, with options: the value is routed as a whole
+/// input holding it is (see [`parse_with`]); over [`Options::max_records`], `over_limit` is set
+/// and the records are cut short.
 pub fn parse_value_with(value: Value, options: Options) -> Parsed {
-    let mut w = Walker {
-        options,
-        out: Parsed::default(),
+    let mut w = Walker::new(options);
+    w.walk(value, Place::Event, &Ctx::default(), 0);
+    w.finish()
+}
+
+/// Reads one piece of the splitter by the routing rule; `what` names it in a piece-level error.
+pub(crate) fn read_piece(
+    piece: &Piece,
+    what: &str,
+    options: Options,
+) -> Result<Parsed, ParseError> {
+    let (bytes, place) = match piece {
+        Piece::Whole(b) => (b, Place::Event),
+        Piece::Element(b) => (b, Place::Element),
+        Piece::Record(b) => (b, Place::Record),
+        Piece::TooLarge { len, max, .. } => {
+            return Err(ParseError::TooLarge {
+                what: what.to_string(),
+                len: *len,
+                max: *max,
+            })
+        }
     };
-    if let Value::Array(items) = &value {
-        if !items.is_empty() && items.iter().all(api_call::is_trail_record) {
-            // An ActionTrail log file: a JSON array of records.
-            let Value::Array(items) = value else {
-                return w.out;
-            };
-            for item in items {
-                w.trail_record(item, &Ctx::default());
-            }
-            return w.out;
+    // A `Records` entry may be a delivery, which the fast path does not know.
+    if place != Place::Record {
+        if let Some(parsed) = parse_known(bytes, options) {
+            return Ok(parsed);
         }
     }
-    w.walk(value, &Ctx::default(), 0);
-    w.out
+    let value = decode(bytes, what)?;
+    let mut w = Walker::new(options);
+    w.walk(value, place, &Ctx::default(), place.depth());
+    Ok(w.finish())
 }
 
 /// The input without a UTF-8 byte order mark and surrounding whitespace.
@@ -231,281 +314,11 @@ fn decode(input: &[u8], what: &str) -> Result<Value, ParseError> {
     }
 }
 
-/// Where an event is in its delivery: the id to report it by and what the envelopes said.
-#[derive(Default)]
-struct Ctx<'a> {
-    delivery_id: Option<&'a str>,
-    /// Set once an SQS or SNS envelope was unwrapped: the event came through AWS.
-    via_aws: bool,
-}
-
-impl<'a> Ctx<'a> {
-    fn with_id<'b>(&self, id: Option<&'b str>) -> Ctx<'b>
-    where
-        'a: 'b,
-    {
-        Ctx {
-            delivery_id: self.delivery_id.or(id),
-            via_aws: self.via_aws,
-        }
-    }
-}
-
-impl<'b> Ctx<'b> {
-    /// The context inside an SQS or SNS envelope: reported by `id`, come through AWS.
-    fn via_aws(id: Option<&'b str>) -> Ctx<'b> {
-        Ctx {
-            delivery_id: id,
-            via_aws: true,
-        }
-    }
-
-    fn envelope(&self) -> Option<Envelope> {
-        self.via_aws.then(|| Envelope {
-            cloud: Some(Cloud::Aws),
-            ..Envelope::default()
-        })
-    }
-}
-
-struct Walker {
-    options: Options,
-    out: Parsed,
-}
-
-impl Walker {
-    fn push(&mut self, ctx: &Ctx, result: Result<Alert, ParseError>) {
-        self.out.records.push(record(ctx.delivery_id, result));
-    }
-
-    /// True once the record limit is reached: nothing more is normalized.
-    fn full(&mut self) -> bool {
-        let full = self
-            .options
-            .max_records
-            .is_some_and(|max| self.out.records.len() >= max);
-        self.out.over_limit |= full;
-        full
-    }
-
-    fn walk(&mut self, value: Value, ctx: &Ctx, depth: usize) {
-        if self.full() {
-            return;
-        }
-        if depth >= MAX_DEPTH {
-            let env = ctx.envelope();
-            return self.push(ctx, Ok(unknown::normalize(value, env.as_ref())));
-        }
-        match value {
-            Value::Array(items) if !items.is_empty() => {
-                for item in items {
-                    self.walk(item, ctx, depth + 1);
-                }
-            }
-            Value::Object(_) => self.walk_object(value, ctx, depth),
-            other => {
-                let env = ctx.envelope();
-                self.push(ctx, Ok(unknown::normalize(other, env.as_ref())))
-            }
-        }
-    }
-
-    fn walk_object(&mut self, mut value: Value, ctx: &Ctx, depth: usize) {
-        if let Some(Value::Array(rs)) = value.get("Records") {
-            // Lambda SQS / SNS event: {"Records": [...]}
-            if rs.iter().any(is_delivery_record) {
-                if let Some(Value::Array(records)) =
-                    value.as_object_mut().and_then(|m| m.remove("Records"))
-                {
-                    for r in records {
-                        self.walk_delivery_record(r, depth);
-                    }
-                }
-                return;
-            }
-            // A CloudTrail log file as written to S3: {"Records": [record, ...]}
-            if rs.iter().any(api_call::is_trail_record) {
-                if let Some(Value::Array(records)) =
-                    value.as_object_mut().and_then(|m| m.remove("Records"))
-                {
-                    for r in records {
-                        self.trail_record(r, ctx);
-                    }
-                }
-                return;
-            }
-        }
-        // SNS notification delivered as JSON (SNS -> SQS without raw delivery, SNS -> HTTPS).
-        if value.get("Type").and_then(Value::as_str) == Some("Notification") {
-            if let Some(Value::String(message)) = value.get("Message") {
-                let id = text(&value, &["MessageId"]);
-                let inner = Ctx::via_aws(ctx.delivery_id.or(id.as_deref()));
-                return self.walk_embedded(message, "SNS notification Message", &inner, depth);
-            }
-        }
-        // CloudEvents 1.0 (Alibaba EventBridge).
-        if value.get("specversion").is_some()
-            && (value.get("data").is_some() || value.get("data_base64").is_some())
-        {
-            return self.walk_cloudevent(value, ctx, depth);
-        }
-        let env = ctx.envelope();
-        self.push(ctx, Ok(normalize(value, env.as_ref())));
-    }
-
-    /// One record of a trail log file: KMS calls become alerts; other services' calls and, by
-    /// default, successful read-only KMS calls are counted as skipped.
-    fn trail_record(&mut self, r: Value, ctx: &Ctx) {
-        if self.full() {
-            return;
-        }
-        if !api_call::is_trail_record(&r) {
-            return self.walk(r, ctx, 1);
-        }
-        if !api_call::is_api_call(&r, None) {
-            self.out.skipped.other_service += 1;
-        } else if !self.options.include_read_only && api_call::is_routine_read(&r) {
-            self.out.skipped.read_only += 1;
-        } else {
-            let env = ctx.envelope();
-            self.push(ctx, Ok(normalize(r, env.as_ref())));
-        }
-    }
-
-    fn walk_delivery_record(&mut self, r: Value, depth: usize) {
-        if self.full() {
-            return;
-        }
-        if let Some(sns) = r.get("Sns") {
-            let id = text(sns, &["MessageId"]);
-            let ctx = Ctx::via_aws(id.as_deref());
-            return match sns.get("Message") {
-                Some(Value::String(m)) => self.walk_embedded(
-                    m,
-                    &format!("{} Message", describe("SNS record", id.as_deref())),
-                    &ctx,
-                    depth,
-                ),
-                Some(other) => self.walk(other.clone(), &ctx, depth + 1),
-                None => self.push(
-                    &ctx,
-                    Err(ParseError::field(
-                        describe("SNS record", id.as_deref()),
-                        "Sns.Message",
-                        "is missing",
-                    )),
-                ),
-            };
-        }
-        let id = text(&r, &["messageId"]);
-        let ctx = Ctx::via_aws(id.as_deref());
-        let what = describe("SQS record", id.as_deref());
-        match r.get("body") {
-            Some(Value::String(body)) => {
-                self.walk_embedded(body, &format!("{what} body"), &ctx, depth)
-            }
-            Some(other) => self.push(
-                &ctx,
-                Err(ParseError::field(
-                    what,
-                    "body",
-                    format!("must be a string, found {}", json_type(other)),
-                )),
-            ),
-            None => self.push(&ctx, Err(ParseError::field(what, "body", "is missing"))),
-        }
-    }
-
-    fn walk_embedded(&mut self, s: &str, what: &str, ctx: &Ctx, depth: usize) {
-        match decode(s.as_bytes(), what) {
-            Ok(v) => self.walk(v, ctx, depth + 1),
-            Err(e) => self.push(ctx, Err(e)),
-        }
-    }
-
-    fn walk_cloudevent(&mut self, mut value: Value, ctx: &Ctx, depth: usize) {
-        let env = Envelope {
-            id: text(&value, &["id"]),
-            event_type: text(&value, &["type"]),
-            account: text(&value, &["aliyunaccountid", "aliyunoriginalaccountid"]),
-            region: text(&value, &["aliyunregionid"]),
-            time: field(&value, &["time", "aliyunpublishtime"]).and_then(crate::fields::time),
-            cloud: evidence::cloud_of(&value).or(ctx.envelope().and_then(|e| e.cloud)),
-        };
-        let id = env.id.clone();
-        let ctx = ctx.with_id(id.as_deref());
-        let data = value.as_object_mut().and_then(|m| m.remove("data"));
-        let data = match data {
-            Some(Value::String(s)) => match decode(
-                s.as_bytes(),
-                &describe("CloudEvent data", env.id.as_deref()),
-            ) {
-                Ok(v) => v,
-                Err(e) => return self.push(&ctx, Err(e)),
-            },
-            Some(v) => v,
-            None => {
-                // data_base64 is rare for event sources; keep the envelope itself as the event.
-                return self.push(&ctx, Ok(unknown::normalize(value, Some(&env))));
-            }
-        };
-        match data {
-            Value::Object(_) => self.push(&ctx, Ok(normalize(data, Some(&env)))),
-            other if depth + 1 < MAX_DEPTH => self.walk(other, &ctx, depth + 1),
-            other => self.push(&ctx, Ok(unknown::normalize(other, Some(&env)))),
-        }
-    }
-}
-
-fn is_delivery_record(r: &Value) -> bool {
-    r.get("body").is_some() || r.get("Sns").is_some()
-}
-
-/// Routes one unwrapped event object to the normalizer that recognises it.
-fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
-    if aws_kms::is_kms_event(&event) {
-        return aws_kms::normalize(event);
-    }
-    if api_call::is_api_call(&event, env) {
-        return api_call::normalize(event, env);
-    }
-    if alibaba::is_system_event(&event, env) {
-        return alibaba::normalize(event, env);
-    }
-    if metric_alarm::is_alarm(&event) {
-        return metric_alarm::normalize(event, env);
-    }
-    unknown::normalize(event, env)
-}
-
-fn record(delivery_id: Option<&str>, result: Result<Alert, ParseError>) -> Record {
+pub(crate) fn record(delivery_id: Option<&str>, result: Result<Alert, ParseError>) -> Record {
     Record {
         delivery_id: delivery_id.map(str::to_string),
         result,
     }
-}
-
-fn describe(what: &str, id: Option<&str>) -> String {
-    match id {
-        Some(id) => format!("{what} {:?}", crate::text::one_line(id, 80)),
-        None => what.to_string(),
-    }
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Text of a field anywhere in a chain of objects, first hit wins.
-pub(crate) fn first_text<N: Node>(objs: &[&N], names: &[&str]) -> Option<String> {
-    objs.iter().find_map(|o| text(*o, names))
 }
 
 /// A list of scalars or a single scalar, as text.

@@ -1,19 +1,34 @@
-//! Streaming input: splits a byte stream into the pieces that each become alerts, without
-//! building the JSON of the whole input, so memory does not grow with the number of events.
+//! The splitter: cuts a byte stream into the pieces that each become alerts, without building
+//! the JSON of the whole input, so memory does not grow with the number of events. Every entry
+//! point reads through it: the CLI and the S3 trail reader over their streams, [`parse_with`]
+//! (the handlers) over a slice.
 //!
-//! Recognised framings: one JSON value; several concatenated or newline-delimited values; a
-//! top-level array (each element a piece); a trail log file `{"Records": [...]}` (each record
-//! a piece). Anything else that is not JSON (a form-encoded alarm callback) is one piece.
-//! Pieces are found by a byte scanner that tracks strings and nesting only; each piece is
-//! then parsed on its own by [`parse_piece`].
+//! Framings: one JSON value; several concatenated or newline-delimited values; a top-level
+//! array (each element a piece); a top-level object whose first member is `"Records": [...]`
+//! (a trail log file or an SQS/SNS batch: each entry a piece, the object's other members
+//! dropped). An empty array or `Records` list is one piece, itself. Anything at the top level
+//! that is not JSON (a form-encoded alarm callback) is, with the rest of the input, one piece.
+//! Pieces are found by a byte scanner that tracks strings and nesting only; each is then read
+//! on its own by [`parse_piece`], which routes it by the rule of [`super`].
+//!
+//! No piece is held whole past [`MAX_PIECE_BYTES`] (or the cap given to
+//! [`Pieces::max_piece_bytes`]): a longer one is read to its end without being kept and comes
+//! out as [`Piece::TooLarge`], one unreadable record, and the stream goes on after it.
+//!
+//! [`parse_with`]: super::parse_with
 
 use std::io::BufRead;
 
-use super::{api_call, decode, parse_value_with, Ctx, Options, Parsed, Walker};
+use super::{Options, Parsed};
 use crate::error::ParseError;
 
 /// Read buffer of a decompressed stream.
 const GUNZIP_BUFFER: usize = 256 * 1024;
+
+/// The most bytes one piece (one event, one record of a log file) may have: 8 MiB, well over
+/// any event or trail record a cloud sends (EventBridge events are at most 256 KiB, CloudTrail
+/// records a few KiB). The default of [`Pieces`] and of [`crate::Options::max_piece_bytes`].
+pub const MAX_PIECE_BYTES: usize = 8 << 20;
 
 /// `reader` itself, or its gunzipped contents when it starts with gzip's magic bytes (all
 /// members of a multi-member file). Pure decoding: the caller does the reading.
@@ -35,88 +50,166 @@ pub enum Piece {
     Whole(Vec<u8>),
     /// An element of a top-level array.
     Element(Vec<u8>),
-    /// An element of a top-level `{"Records": [...]}` (trail log file, SQS/SNS batch).
+    /// An entry of a top-level `{"Records": [...]}` (trail log file, SQS/SNS batch).
     Record(Vec<u8>),
+    /// A piece longer than the cap, read past without being kept: `len` bytes where `max`
+    /// were allowed; `whole` when it was a top-level value. [`parse_piece`] reports it as
+    /// unreadable.
+    TooLarge { len: u64, max: usize, whole: bool },
 }
 
 impl Piece {
-    /// The bytes of the piece.
+    /// The bytes of the piece (none for [`Piece::TooLarge`]).
     pub fn bytes(&self) -> &[u8] {
         match self {
             Piece::Whole(b) | Piece::Element(b) | Piece::Record(b) => b,
+            Piece::TooLarge { .. } => &[],
         }
     }
 
     /// How messages name the piece: the input's `label` for its only value, else `label value
     /// N` or `label record N` (`n` counts pieces from 0).
     pub fn describe(&self, label: &str, n: usize) -> String {
-        match (self, n) {
-            (Piece::Whole(_), 0) => label.to_string(),
-            (Piece::Whole(_), n) => format!("{label} value {}", n + 1),
-            (_, n) => format!("{label} record {}", n + 1),
+        let whole = matches!(self, Piece::Whole(_) | Piece::TooLarge { whole: true, .. });
+        match (whole, n) {
+            (true, 0) => label.to_string(),
+            (true, n) => format!("{label} value {}", n + 1),
+            (false, n) => format!("{label} record {}", n + 1),
         }
     }
 }
 
-/// Parses one piece as the whole input would have been parsed: array elements and `Records`
-/// entries that are trail records are log-file records (other services and routine reads
-/// skipped); other `Records` entries keep their SQS/SNS envelope meaning.
+/// Parses one piece by the routing rule of [`crate::sources`] (see [`parse_with`] there): a
+/// whole value is an event; an array element or a `Records` entry is an item, so a trail
+/// record among them is a log record (other services' calls and, by default, successful
+/// read-only calls counted as skipped) and a `Records` entry that is an SQS or SNS record is
+/// a delivery. Over [`crate::Options::max_records`], `over_limit` is set and the
+/// records are cut short. A [`Piece::TooLarge`] is an error naming its size.
+///
+/// [`parse_with`]: super::parse_with
 pub fn parse_piece(piece: &Piece, what: &str, options: Options) -> Result<Parsed, ParseError> {
-    match piece {
-        Piece::Whole(bytes) => super::parse_with(bytes, what, options),
-        Piece::Element(bytes) | Piece::Record(bytes) => {
-            if let (Piece::Element(_), Some(parsed)) = (piece, super::parse_known(bytes, options)) {
-                return Ok(parsed);
-            }
-            let value = decode(bytes, what)?;
-            if api_call::is_trail_record(&value) {
-                let mut w = Walker {
-                    options,
-                    out: Parsed::default(),
-                };
-                w.trail_record(value, &Ctx::default());
-                return Ok(w.out);
-            }
-            let value = match piece {
-                Piece::Record(_) => serde_json::json!({ "Records": [value] }),
-                _ => value,
-            };
-            Ok(parse_value_with(value, options))
-        }
-    }
+    super::read_piece(piece, what, options)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// Between top-level values.
     Top,
-    /// Inside a top-level array: elements until `]`.
-    Array,
-    /// Inside `{"Records": [`: records until `]`, then the rest of the object is skipped.
-    Records,
+    /// Inside a top-level array (`Records` false) or `{"Records": [` (true): after `[` or
+    /// `,` when `element` is false, after an element when it is true.
+    Items { records: bool, element: bool },
     /// Done (end of input or an error was returned).
     Done,
 }
 
-/// Splits a reader into [`Piece`]s. An unterminated value or a broken framing ends the
-/// stream with an error naming the piece.
+/// Splits a reader into [`Piece`]s. A broken framing (an unterminated value, elements without
+/// a `,` between them) ends the stream with an error naming the piece; a piece over the cap
+/// is returned as [`Piece::TooLarge`] and the stream goes on.
 pub struct Pieces<R: BufRead> {
     reader: R,
     mode: Mode,
     /// How many pieces were returned, for error messages.
     count: usize,
     label: String,
+    max_piece: usize,
+}
+
+/// Where the bytes of one value go: kept up to the cap, counted past it.
+struct Taken {
+    bytes: Vec<u8>,
+    len: u64,
+    max: usize,
+}
+
+impl Taken {
+    fn new(max: usize) -> Self {
+        Taken {
+            bytes: Vec::new(),
+            len: 0,
+            max,
+        }
+    }
+
+    /// Adds `b`: kept while the value stays within the cap; past it the value is only
+    /// counted and what was kept is let go, so no more than the cap is ever held.
+    fn push(&mut self, b: &[u8]) {
+        self.len += b.len() as u64;
+        if self.len <= self.max as u64 {
+            self.bytes.extend_from_slice(b);
+        } else if self.bytes.capacity() > 0 {
+            self.bytes = Vec::new();
+        }
+    }
+
+    /// The piece (`Whole`, or an item of a `Records` list or else of an array), or
+    /// [`Piece::TooLarge`] past the cap.
+    fn piece(self, whole: bool, records: bool) -> Piece {
+        if self.len > self.max as u64 {
+            return Piece::TooLarge {
+                len: self.len,
+                max: self.max,
+                whole,
+            };
+        }
+        match (whole, records) {
+            (true, _) => Piece::Whole(self.bytes),
+            (false, true) => Piece::Record(self.bytes),
+            (false, false) => Piece::Element(self.bytes),
+        }
+    }
+}
+
+/// A top-level scalar as JSON writes one: `true`, `false`, `null` or a number (strings are
+/// told by their quote). Anything else at the top level is not JSON.
+fn is_json_scalar(b: &[u8]) -> bool {
+    if matches!(b, b"true" | b"false" | b"null") {
+        return true;
+    }
+    let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let b = b.strip_prefix(b"-").unwrap_or(b);
+    let int = digits(b);
+    if int == 0 || (int > 1 && b[0] == b'0') {
+        return false;
+    }
+    let mut rest = &b[int..];
+    if let Some(r) = rest.strip_prefix(b".") {
+        let n = digits(r);
+        if n == 0 {
+            return false;
+        }
+        rest = &r[n..];
+    }
+    if let Some(r) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
+        let r = r
+            .strip_prefix(b"+")
+            .or_else(|| r.strip_prefix(b"-"))
+            .unwrap_or(r);
+        let n = digits(r);
+        if n == 0 {
+            return false;
+        }
+        rest = &r[n..];
+    }
+    rest.is_empty()
 }
 
 impl<R: BufRead> Pieces<R> {
-    /// Splits `reader`; `label` names it in errors (a file name).
+    /// Splits `reader`; `label` names it in errors (a file name). Pieces are capped at
+    /// [`MAX_PIECE_BYTES`].
     pub fn new(reader: R, label: &str) -> Self {
         Pieces {
             reader,
             mode: Mode::Top,
             count: 0,
             label: label.to_string(),
+            max_piece: MAX_PIECE_BYTES,
         }
+    }
+
+    /// Caps each piece at `max` bytes instead of [`MAX_PIECE_BYTES`].
+    pub fn max_piece_bytes(mut self, max: usize) -> Self {
+        self.max_piece = max;
+        self
     }
 
     fn peek(&mut self) -> std::io::Result<Option<u8>> {
@@ -144,8 +237,8 @@ impl<R: BufRead> Pieces<R> {
         }
     }
 
-    /// Reads one JSON value's bytes (object, array, string or scalar) from the next byte on.
-    fn value(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    /// Reads one JSON value (object, array, string or scalar) from the next byte on.
+    fn value(&mut self, out: &mut Taken) -> Result<(), String> {
         if let Some(b @ (b'}' | b']' | b',' | b':')) = self.peek().map_err(|e| e.to_string())? {
             return Err(format!(
                 "unexpected {:?} where a value should start",
@@ -155,8 +248,8 @@ impl<R: BufRead> Pieces<R> {
         self.scan(out, Scan::default())
     }
 
-    /// Reads on until the value `scan` is in the middle of ends, appending to `out`.
-    fn scan(&mut self, out: &mut Vec<u8>, mut scan: Scan) -> Result<(), String> {
+    /// Reads on until the value `scan` is in the middle of ends, into `out`.
+    fn scan(&mut self, out: &mut Taken, mut scan: Scan) -> Result<(), String> {
         loop {
             let buf = self.reader.fill_buf().map_err(|e| e.to_string())?;
             if buf.is_empty() {
@@ -166,7 +259,7 @@ impl<R: BufRead> Pieces<R> {
                 return Err("unexpected end of input inside a value".into());
             }
             let (used, done) = scan.feed(buf);
-            out.extend_from_slice(&buf[..used]);
+            out.push(&buf[..used]);
             self.reader.consume(used);
             if done {
                 return Ok(());
@@ -174,8 +267,21 @@ impl<R: BufRead> Pieces<R> {
         }
     }
 
+    /// Reads the rest of the input into `out`.
+    fn rest(&mut self, out: &mut Taken) -> std::io::Result<()> {
+        loop {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(());
+            }
+            let n = buf.len();
+            out.push(buf);
+            self.reader.consume(n);
+        }
+    }
+
     /// After `{`: whether the object starts with `"Records"` `:` `[`. Consumes what it read
-    /// and returns it, so a non-matching object can be read on from there.
+    /// and keeps it in `seen`, so a non-matching object can be read on from there.
     fn records_prefix(&mut self, seen: &mut Vec<u8>) -> Result<bool, String> {
         let io = |e: std::io::Error| e.to_string();
         for expected in [&b"\"Records\""[..], b":", b"["] {
@@ -201,10 +307,10 @@ impl<R: BufRead> Pieces<R> {
     }
 
     /// Skips to the end of the object whose `Records` array just closed: any further
-    /// `, "key": value` members are read and dropped.
+    /// `, "key": value` members are read and dropped, never held.
     fn rest_of_object(&mut self) -> Result<(), String> {
         let io = |e: std::io::Error| e.to_string();
-        let mut dropped = Vec::new();
+        let mut dropped = Taken::new(0);
         loop {
             match self.skip_ws().map_err(io)? {
                 None => return Err("unexpected end of input after Records".into()),
@@ -222,7 +328,6 @@ impl<R: BufRead> Pieces<R> {
                     self.reader.consume(1);
                     self.skip_ws().map_err(io)?;
                     self.value(&mut dropped)?;
-                    dropped.clear();
                 }
                 Some(b) => return Err(format!("unexpected {:?} after Records", b as char)),
             }
@@ -239,80 +344,120 @@ impl<R: BufRead> Pieces<R> {
     }
 
     fn next_piece(&mut self) -> Result<Option<Piece>, String> {
-        let io = |e: std::io::Error| e.to_string();
         loop {
             match self.mode {
                 Mode::Done => return Ok(None),
                 Mode::Top => {
-                    let Some(b) = self.skip_ws().map_err(io)? else {
-                        self.mode = Mode::Done;
-                        return Ok(None);
-                    };
-                    match b {
-                        b'[' => {
-                            self.reader.consume(1);
-                            self.mode = Mode::Array;
-                        }
-                        b'{' => {
-                            self.reader.consume(1);
-                            let mut out = vec![b'{'];
-                            if self.records_prefix(&mut out)? {
-                                self.mode = Mode::Records;
-                                continue;
-                            }
-                            // An ordinary object: read on from where the check stopped.
-                            // Cut short, it is still returned whole: the JSON parser then
-                            // says where it broke.
-                            let state = Scan::after(&out);
-                            if self.scan(&mut out, state).is_err() {
-                                self.mode = Mode::Done;
-                            }
-                            return Ok(Some(Piece::Whole(out)));
-                        }
-                        b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
-                            let mut out = Vec::new();
-                            if self.value(&mut out).is_err() {
-                                self.mode = Mode::Done;
-                            }
-                            return Ok(Some(Piece::Whole(out)));
-                        }
-                        _ => {
-                            // Not JSON (a form-encoded callback): the rest is one piece.
-                            let mut out = Vec::new();
-                            self.reader.read_to_end(&mut out).map_err(io)?;
-                            self.mode = Mode::Done;
-                            return Ok(Some(Piece::Whole(out)));
-                        }
+                    if let Some(piece) = self.top()? {
+                        return Ok(Some(piece));
                     }
                 }
-                Mode::Array | Mode::Records => {
-                    let Some(b) = self.skip_ws().map_err(io)? else {
-                        return Err("unexpected end of input inside an array".into());
-                    };
-                    match b {
-                        b',' => {
-                            self.reader.consume(1);
-                            continue;
-                        }
-                        b']' => {
-                            self.reader.consume(1);
-                            if self.mode == Mode::Records {
-                                self.rest_of_object()?;
-                            }
-                            self.mode = Mode::Top;
-                            continue;
-                        }
-                        _ => {
-                            let mut out = Vec::new();
-                            self.value(&mut out)?;
-                            return Ok(Some(if self.mode == Mode::Records {
-                                Piece::Record(out)
-                            } else {
-                                Piece::Element(out)
-                            }));
-                        }
+                Mode::Items { records, element } => {
+                    if let Some(piece) = self.item(records, element)? {
+                        return Ok(Some(piece));
                     }
                 }
+            }
+        }
+    }
+
+    /// Between top-level values: the next whole value, or `None` after entering an array or
+    /// a `Records` list (or at the end).
+    fn top(&mut self) -> Result<Option<Piece>, String> {
+        let io = |e: std::io::Error| e.to_string();
+        let Some(b) = self.skip_ws().map_err(io)? else {
+            self.mode = Mode::Done;
+            return Ok(None);
+        };
+        let mut out = Taken::new(self.max_piece);
+        match b {
+            b'[' => {
+                self.reader.consume(1);
+                if self.skip_ws().map_err(io)? == Some(b']') {
+                    // An empty array is itself a value.
+                    self.reader.consume(1);
+                    out.push(b"[]");
+                    return Ok(Some(out.piece(true, false)));
+                }
+                self.mode = Mode::Items {
+                    records: false,
+                    element: false,
+                };
+                Ok(None)
+            }
+            b'{' => {
+                self.reader.consume(1);
+                let mut seen = vec![b'{'];
+                if self.records_prefix(&mut seen)? && self.skip_ws().map_err(io)? != Some(b']') {
+                    self.mode = Mode::Items {
+                        records: true,
+                        element: false,
+                    };
+                    return Ok(None);
+                }
+                // An ordinary object (or one with an empty Records list): read on from where
+                // the check stopped. Cut short, it is still returned whole: the JSON parser
+                // then says where it broke.
+                out.push(&seen);
+                if self.scan(&mut out, Scan::after(&seen)).is_err() {
+                    self.mode = Mode::Done;
+                }
+                Ok(Some(out.piece(true, false)))
+            }
+            b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                if self.value(&mut out).is_err() {
+                    self.mode = Mode::Done;
+                } else if b != b'"' && !is_json_scalar(&out.bytes) {
+                    // Not JSON after all (`namespace=acs_kms&...`): the rest joins it.
+                    self.rest(&mut out).map_err(io)?;
+                    self.mode = Mode::Done;
+                }
+                Ok(Some(out.piece(true, false)))
+            }
+            _ => {
+                // Not JSON (a form-encoded callback): the rest is one piece.
+                self.rest(&mut out).map_err(io)?;
+                self.mode = Mode::Done;
+                Ok(Some(out.piece(true, false)))
+            }
+        }
+    }
+
+    /// Inside an array or a `Records` list: the next element, or `None` after its end.
+    fn item(&mut self, records: bool, element: bool) -> Result<Option<Piece>, String> {
+        let Some(b) = self.skip_ws().map_err(|e| e.to_string())? else {
+            return Err("unexpected end of input inside an array".into());
+        };
+        match b {
+            b',' if element => {
+                self.reader.consume(1);
+                self.mode = Mode::Items {
+                    records,
+                    element: false,
+                };
+                Ok(None)
+            }
+            b']' if element => {
+                self.reader.consume(1);
+                if records {
+                    self.rest_of_object()?;
+                }
+                self.mode = Mode::Top;
+                Ok(None)
+            }
+            b']' => Err("unexpected ']' after ','".into()),
+            _ if element => Err(format!(
+                "expected ',' or ']' after an element, found {:?}",
+                b as char
+            )),
+            _ => {
+                let mut out = Taken::new(self.max_piece);
+                self.value(&mut out)?;
+                self.mode = Mode::Items {
+                    records,
+                    element: true,
+                };
+                Ok(Some(out.piece(false, records)))
             }
         }
     }
@@ -529,7 +674,104 @@ mod tests {
             pieces("alertName=x&metricName=y"),
             [whole("alertName=x&metricName=y")]
         );
+        // A form that starts like a JSON literal is still one piece, spaces and commas included.
+        assert_eq!(
+            pieces("namespace=acs_kms&expression=$Average>=1, x&y=a b"),
+            [whole("namespace=acs_kms&expression=$Average>=1, x&y=a b")]
+        );
+        assert_eq!(
+            pieces("1\n-2.5e3 true \"s\"null"),
+            [
+                whole("1"),
+                whole("-2.5e3"),
+                whole("true"),
+                whole("\"s\""),
+                whole("null")
+            ]
+        );
+        // An empty list is itself a value, as any other valid JSON.
+        assert_eq!(pieces("[ ]"), [whole("[]")]);
+        assert_eq!(
+            pieces(r#"{"Records": [ ], "n": 1}"#),
+            [whole(r#"{"Records" :[], "n": 1}"#)]
+        );
         assert!(pieces("  \n").is_empty());
+    }
+
+    #[test]
+    fn array_elements_need_their_commas() {
+        for bad in [
+            "[1 2]",
+            "[1,]",
+            "[,1]",
+            "[1,,2]",
+            r#"{"Records":[{"a":1} {"b":2}]}"#,
+        ] {
+            let got: Vec<_> = Pieces::new(bad.as_bytes(), "t").collect();
+            let err = got.iter().find_map(|p| p.as_ref().err());
+            assert!(
+                err.is_some_and(|e| e.to_string().contains("framing")),
+                "{bad}: {got:?}"
+            );
+            assert!(
+                super::super::parse_with(bad.as_bytes(), "t", Options::default()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_piece_over_the_cap_is_one_unreadable_record_and_the_rest_is_read() {
+        let big = format!(r#"{{"detail": "{}"}}"#, "x".repeat(200));
+        let input = format!(
+            r#"{{"Records": [{{"a": 1}}, {big}, {{"b": 2}}], "dropped": "{}"}}
+{big}
+alertName={}"#,
+            "y".repeat(500),
+            "z".repeat(100)
+        );
+        // A small read buffer: the cap is met in the middle of reads, never all at once.
+        let reader = std::io::BufReader::with_capacity(7, input.as_bytes());
+        let got: Vec<Piece> = Pieces::new(reader, "t")
+            .max_piece_bytes(64)
+            .map(Result::unwrap)
+            .collect();
+        let big_len = big.len() as u64;
+        assert_eq!(
+            got,
+            [
+                Piece::Record(br#"{"a": 1}"#.to_vec()),
+                Piece::TooLarge {
+                    len: big_len,
+                    max: 64,
+                    whole: false
+                },
+                Piece::Record(br#"{"b": 2}"#.to_vec()),
+                Piece::TooLarge {
+                    len: big_len,
+                    max: 64,
+                    whole: true
+                },
+                Piece::TooLarge {
+                    len: 110,
+                    max: 64,
+                    whole: true
+                },
+            ]
+        );
+        let e = parse_piece(&got[1], &got[1].describe("t", 1), Options::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("t record 2: {big_len} bytes, over the limit of 64 bytes for one event or record; skipped unread")
+        );
+        assert!(got[3].describe("t", 3).starts_with("t value 4"));
+        // The whole-input parse refuses such an input, naming the piece.
+        let options = Options {
+            max_piece_bytes: Some(64),
+            ..Options::default()
+        };
+        let e = super::super::parse_with(input.as_bytes(), "request r-1", options).unwrap_err();
+        assert!(e.to_string().starts_with("request r-1 record 2: "), "{e}");
     }
 
     #[test]

@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::{evidence, Envelope};
 use crate::alert::{Cloud, Family, Kind, Severity};
 use crate::draft::Draft;
-use crate::fields::{arn_parts, is_region_code, text, time_field};
+use crate::fields::{text, time_field};
+use crate::ids::{arn_parts, is_account_id, is_region_code};
 use crate::Alert;
 
 /// Region fields in the spellings of both clouds and their envelopes.
@@ -71,7 +72,7 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     // A CloudEvent's envelope speaks for the bus account; the data's own ids come next.
     d.account = env
         .and_then(|e| e.account.clone())
-        .or_else(|| first_valid(&event, ACCOUNT_FIELDS, crate::fields::is_account_id));
+        .or_else(|| first_valid(&event, ACCOUNT_FIELDS, is_account_id));
     d.region = env
         .and_then(|e| e.region.clone())
         .or_else(|| first_valid(&event, REGION_FIELDS, is_region_code))

@@ -304,8 +304,6 @@ fn parse_common_time(b: &[u8]) -> Option<DateTime<Utc>> {
     Some(naive.and_utc() - chrono::TimeDelta::try_seconds(offset_secs)?)
 }
 
-pub use crate::ids::{is_account_id, is_region_code};
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -238,7 +238,7 @@ impl Identity<'_> {
         out.push(':');
         out.push_str(kind.as_str());
         out.push(':');
-        push_hex(&mut out, &digest[..12]);
+        crate::text::push_hex(&mut out, &digest[..12]);
         out
     }
 
@@ -257,17 +257,8 @@ impl Identity<'_> {
         out.push(':');
         out.push_str(&condition);
         out.push(':');
-        push_hex(&mut out, &digest[..12]);
+        crate::text::push_hex(&mut out, &digest[..12]);
         Some(out)
-    }
-}
-
-/// Appends `bytes` as lowercase hex digits.
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
     }
 }
 

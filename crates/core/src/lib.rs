@@ -17,15 +17,14 @@
 //! assert_eq!(alert.kind, kms_alerts_core::Kind::KeyDeleted);
 //! ```
 
-// The modules are private; what other crates use is re-exported below. Four stay public for
+// The modules are private; what other crates use is re-exported below. Three stay public for
 // the paths the sinks and handlers name: `render` (formats and escaping), `text` (one-line and
-// byte-bounded text), `fields` (the region and account validators) and `sources` (its
-// `trail_objects` reader of S3 notifications).
+// byte-bounded text) and `sources` (its `trail_objects` reader of S3 notifications).
 mod alert;
 mod doc;
 mod draft;
 mod error;
-pub mod fields;
+mod fields;
 mod ids;
 mod links;
 pub mod render;
@@ -34,6 +33,7 @@ pub mod text;
 
 pub use alert::{from_name, Alert, Cloud, Fact, Family, Kind, Severity};
 pub use error::ParseError;
+pub use ids::{is_account_id, is_region_code};
 pub use render::{render, render_to, Format};
 pub use sources::stream::{maybe_gunzip, parse_piece, Piece, Pieces, MAX_PIECE_BYTES};
 pub use sources::trail_objects::{object_notices, object_notices_in, ObjectNotice, TrailObject};

@@ -71,6 +71,22 @@ pub fn cut_bytes(s: &mut String, max: usize) {
     s.push('…');
 }
 
+/// Appends `bytes` as lowercase hex digits: the one hex writer of the workspace.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+}
+
+/// `bytes` as lowercase hex digits.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::one_line;

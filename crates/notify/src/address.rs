@@ -68,16 +68,7 @@ pub fn percent_decode(s: &str) -> String {
         .into_owned()
 }
 
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
-}
+pub use kms_alerts_core::text::hex;
 
 /// Every value in `address` that must never be shown: the whole address, its path and query,
 /// each path segment and query value of some length. Used to scrub service answers that echo

@@ -4,7 +4,7 @@
 //! kind of another family, a kind only the other cloud reports, a malformed account or region)
 //! is a start-up error.
 
-use kms_alerts_core::fields::{is_account_id, is_region_code};
+use kms_alerts_core::{is_account_id, is_region_code};
 use kms_alerts_core::{Alert, Cloud, Family, Kind};
 use serde::de::DeserializeOwned;
 

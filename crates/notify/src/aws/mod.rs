@@ -96,5 +96,5 @@ pub(crate) use shared_fields;
 
 /// Whether `s` looks like an AWS region code (`us-east-1`, `cn-north-1`).
 fn is_region(s: &str) -> bool {
-    kms_alerts_core::fields::is_region_code(s)
+    kms_alerts_core::is_region_code(s)
 }

@@ -390,9 +390,10 @@ fn addresses_from_secrets_manager_and_ssm_are_read_and_never_shown() {
     });
     let rotate = {
         let (endpoint, new_url) = (moto.endpoint(), slack.url());
+        let in_flight = old.request_seen();
         std::thread::spawn(move || {
             // Once the request to the revoked URL is in flight, rotate the secret.
-            std::thread::sleep(Duration::from_millis(1200));
+            in_flight.recv_timeout(Duration::from_secs(60)).unwrap();
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

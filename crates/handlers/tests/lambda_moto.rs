@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
 
 use common::{assert_no_secrets, event, samples, Aws, Proc, FAKE_AWS_SECRET};
 use kms_alerts_testkit::lambda_api::RuntimeApi;
@@ -246,7 +245,7 @@ fn redelivery_to_a_warm_handler_notifies_once() {
     for _ in 0..3 {
         api.invoke(&event("aws/kms-cmk-rotation.json")).unwrap();
     }
-    std::thread::sleep(Duration::from_millis(100));
+    // Each invocation answered after its sends: the queue holds what was sent.
     assert_eq!(aws.drain(&url).len(), 1);
 }
 

@@ -37,6 +37,8 @@ const TOKENS: [&str; 2] = [TOKEN, TOKEN2];
 
 #[derive(Default)]
 struct State {
+    /// Told of each request as it arrives (before any delay).
+    watchers: Vec<std::sync::mpsc::Sender<()>>,
     /// Accepted messages with the webhook (token) they came to.
     received: Vec<(String, Value)>,
     rejected: Vec<String>,
@@ -66,6 +68,7 @@ impl ChatServer {
             let (limited, delay) = {
                 let mut s = st.lock().unwrap();
                 s.requests += 1;
+                s.watchers.retain(|w| w.send(()).is_ok());
                 let limited = s.rate_limit_next > 0;
                 if limited {
                     s.rate_limit_next -= 1;
@@ -116,6 +119,14 @@ impl ChatServer {
                 format!("{base}/v1/spaces/AAAA1234/messages?key=AIzaFAKEkey&token={token}")
             }
         }
+    }
+
+    /// A signal for each request from now on, as it arrives (before any delay): a test waits on
+    /// it instead of sleeping.
+    pub fn request_seen(&self) -> std::sync::mpsc::Receiver<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.state.lock().unwrap().watchers.push(tx);
+        rx
     }
 
     /// Answers the next `n` requests with the service's rate-limit answer.

@@ -3,7 +3,6 @@
 
 mod common;
 
-
 use common::{assert_no_secrets, event, samples, Aws, Proc, FAKE_AWS_SECRET};
 use kms_alerts_testkit::lambda_api::RuntimeApi;
 use kms_alerts_testkit::moto::Moto;

@@ -367,3 +367,113 @@ fn unreadable_objects_and_an_unreachable_table_fail_only_their_records() {
     );
     assert_eq!(w.received(), Vec::<String>::new());
 }
+
+/// Puts `body` in the bucket at `key`.
+fn put_object(w: &World, key: &str, body: Vec<u8>) {
+    w.aws.rt.block_on(async {
+        w.aws
+            .s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// `members` gzip members, each of `member` inflating to `inflated` bytes of `fill`: a small
+/// object that inflates to `members * inflated` bytes, built without compressing it all.
+fn gzip_bomb(prefix: &[u8], fill: u8, inflated: usize, members: usize) -> Vec<u8> {
+    let mut first = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    first.write_all(prefix).unwrap();
+    first.write_all(&vec![fill; inflated]).unwrap();
+    let mut out = first.finish().unwrap();
+    let mut rest = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    rest.write_all(&vec![fill; inflated]).unwrap();
+    let rest = rest.finish().unwrap();
+    for _ in 1..members {
+        out.extend_from_slice(&rest);
+    }
+    out
+}
+
+fn failed_items(resp: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(resp).unwrap();
+    v["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_gzip_bomb_or_a_giant_record_fails_only_its_own_message() {
+    let w = World::new();
+    // One unterminated string inflating to 24 MiB, far past the 8 MiB a record may take.
+    let bomb = KEY.replace("my file", "bomb");
+    put_object(
+        &w,
+        &bomb,
+        gzip_bomb(
+            br#"{"Records":[{"eventSource":"kms.amazonaws.com","x":""#,
+            b'a',
+            4 << 20,
+            6,
+        ),
+    );
+    let api = RuntimeApi::start();
+    let proc_ = w.spawn(&api, &[]);
+    let batch = sqs_event(&[
+        ("m-bomb", s3_notification(&bomb)),
+        ("m-good", s3_notification(KEY)),
+    ]);
+    let resp = api
+        .invoke(&batch)
+        .unwrap_or_else(|e| panic!("{e}\n{}", proc_.logs()));
+    assert_eq!(failed_items(&resp), ["m-bomb"], "{}", proc_.logs());
+    assert!(
+        proc_.logs().contains("bomb.json.gz piece 1"),
+        "the error names the object and the record: {}",
+        proc_.logs()
+    );
+    let want: Vec<String> = w.expected.iter().cloned().collect();
+    assert_eq!(sorted(w.received()), want, "the good object's alerts, once");
+}
+
+#[test]
+fn the_deadline_stops_reading_an_object_and_fails_its_message() {
+    let w = World::new();
+    // Whitespace between records inflating to 1.5 GiB: longer to read than the deadline allows.
+    let slow = KEY.replace("my file", "slow");
+    put_object(&w, &slow, gzip_bomb(b"{\"Records\":[", b' ', 16 << 20, 96));
+    let api = RuntimeApi::start();
+    api.set_timeout(Duration::from_secs(3));
+    let proc_ = w.spawn(&api, &[("KMS_ALERTS_DEADLINE_MARGIN_MS", "2000".into())]);
+    let resp = api
+        .invoke(&sqs_event(&[("m-slow", s3_notification(&slow))]))
+        .unwrap_or_else(|e| panic!("answered after the deadline: {e}\n{}", proc_.logs()));
+    assert_eq!(failed_items(&resp), ["m-slow"], "{}", proc_.logs());
+    assert!(proc_.logs().contains("deadline"), "{}", proc_.logs());
+}
+
+#[test]
+fn alerts_per_object_are_bounded_and_the_rest_reported() {
+    let w = World::new();
+    let api = RuntimeApi::start();
+    let proc_ = w.spawn(&api, &[("KMS_ALERTS_MAX_ALERTS_PER_OBJECT", "2".into())]);
+    let resp = api
+        .invoke(&sqs_event(&[("m-many", s3_notification(KEY))]))
+        .unwrap_or_else(|e| panic!("{e}\n{}", proc_.logs()));
+    assert_eq!(failed_items(&resp), ["m-many"], "{}", proc_.logs());
+    assert!(
+        proc_
+            .logs()
+            .contains("more than 2 KMS alerts in one object"),
+        "{}",
+        proc_.logs()
+    );
+    assert_eq!(w.received().len(), 2, "the first two were published");
+}

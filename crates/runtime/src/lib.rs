@@ -89,7 +89,7 @@ pub fn alarm_callback_main() -> ExitCode {
 pub fn trail_objects_main() -> ExitCode {
     let platform = Platform::detect();
     start(platform, Family::ApiActivity, move |handler| async move {
-        let reader = trail_objects::TrailReader::from_env(handler).await;
+        let reader = trail_objects::TrailReader::from_env(handler).await?;
         match platform {
             Platform::Lambda => trail_objects::run_lambda(reader).await,
             Platform::Local => trail_objects::run_local(reader).await,

@@ -28,18 +28,31 @@ use crate::handler::{AlertOutcome, Handler, Outcome, PUBLISH_CONCURRENCY};
 const CHUNKS_IN_FLIGHT: usize = 4;
 /// Alerts in flight between the parser and the publisher.
 const ALERTS_IN_FLIGHT: usize = 64;
+/// Default for `KMS_ALERTS_MAX_ALERTS_PER_OBJECT`: the most alerts one log object may give.
+/// A CloudTrail file covers about five minutes of one account and region; past this many KMS
+/// alerts the object is reported failed (its delivery goes back to the queue and, in the end,
+/// to the dead-letter queue for a person to look at), so memory and time stay bounded.
+pub const DEFAULT_MAX_ALERTS_PER_OBJECT: usize = 10_000;
 
 /// The handler and the S3 client it reads with.
 pub struct TrailReader {
     pub handler: Handler,
     pub s3: Client,
+    /// The most alerts one object may give (`KMS_ALERTS_MAX_ALERTS_PER_OBJECT`).
+    pub max_alerts: usize,
 }
 
 impl TrailReader {
     /// Builds the S3 client from the standard AWS environment. With a custom endpoint
     /// (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`: moto, MinIO) requests use path-style
     /// addressing, since bucket host names do not resolve there.
-    pub async fn from_env(handler: Handler) -> TrailReader {
+    pub async fn from_env(handler: Handler) -> Result<TrailReader, kms_alerts_notify::ConfigError> {
+        let max_alerts = kms_alerts_notify::env_number(
+            "KMS_ALERTS_MAX_ALERTS_PER_OBJECT",
+            DEFAULT_MAX_ALERTS_PER_OBJECT as u64,
+            1,
+            1_000_000,
+        )? as usize;
         let conf = kms_alerts_notify::aws_defaults().load().await;
         let custom_endpoint = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
             .iter()
@@ -47,10 +60,11 @@ impl TrailReader {
         let s3 = aws_sdk_s3::config::Builder::from(&conf)
             .force_path_style(custom_endpoint)
             .build();
-        TrailReader {
+        Ok(TrailReader {
             handler: handler.accepting_every_family(),
             s3: Client::from_conf(s3),
-        }
+            max_alerts,
+        })
     }
 
     /// Handles one notification (raw bytes): every object of every delivery, outcomes tagged
@@ -116,6 +130,10 @@ impl TrailReader {
         tokio::spawn(pump(body, chunk_tx, deadline));
         let (item_tx, item_rx) = mpsc::channel(ALERTS_IN_FLIGHT);
         let label = name.clone();
+        let limits = Limits {
+            deadline: deadline.map(Instant::into_std),
+            max_alerts: self.max_alerts,
+        };
         let parser = tokio::task::spawn_blocking(move || {
             parse_object(
                 ChunkReader {
@@ -123,6 +141,7 @@ impl TrailReader {
                     chunk: Bytes::new(),
                 },
                 &label,
+                limits,
                 &item_tx,
             )
         });
@@ -212,9 +231,25 @@ struct Stats {
     skipped: kms_alerts_core::Skipped,
 }
 
+/// What bounds the reading of one object.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// When reading stops (the publish deadline: the invocation's, less the margin).
+    deadline: Option<std::time::Instant>,
+    /// The most alerts the object may give.
+    max_alerts: usize,
+}
+
 /// Splits and parses one object, sending each KMS alert (once per `eventID`) and each
-/// unreadable record to the publisher. Runs on a blocking thread.
-fn parse_object(reader: ChunkReader, label: &str, out: &mpsc::Sender<Item>) -> Stats {
+/// unreadable record to the publisher. Runs on a blocking thread. Stops with an unreadable
+/// record (so the delivery fails and is retried) at the deadline, however much of the object
+/// is left (a small gzip member can inflate for a long time), and past `max_alerts` alerts.
+fn parse_object(
+    reader: ChunkReader,
+    label: &str,
+    limits: Limits,
+    out: &mpsc::Sender<Item>,
+) -> Stats {
     let mut stats = Stats::default();
     let send = |item: Item| out.blocking_send(item).is_ok();
     let reader = match maybe_gunzip(std::io::BufReader::with_capacity(64 * 1024, reader)) {
@@ -224,7 +259,16 @@ fn parse_object(reader: ChunkReader, label: &str, out: &mpsc::Sender<Item>) -> S
             return stats;
         }
     };
+    // The deadline is checked on every read of the inflated bytes, inside a record too.
+    let reader = std::io::BufReader::with_capacity(
+        64 * 1024,
+        DeadlineReader {
+            inner: reader,
+            deadline: limits.deadline,
+        },
+    );
     let mut seen = HashSet::new();
+    let mut alerts = 0usize;
     for (n, piece) in Pieces::new(reader, label).enumerate() {
         let piece = match piece {
             Ok(p) => p,
@@ -247,6 +291,14 @@ fn parse_object(reader: ChunkReader, label: &str, out: &mpsc::Sender<Item>) -> S
                                     stats.repeated += 1;
                                     continue;
                                 }
+                            }
+                            alerts += 1;
+                            if alerts > limits.max_alerts {
+                                send(Item::Unreadable(format!(
+                                    "{label}: more than {} KMS alerts in one object (KMS_ALERTS_MAX_ALERTS_PER_OBJECT); the first {} were published, the rest were not: the delivery fails so the object is retried and, in the end, reaches the dead-letter queue",
+                                    limits.max_alerts, limits.max_alerts
+                                )));
+                                return stats;
                             }
                             Item::Alert(Box::new(alert))
                         }
@@ -297,6 +349,27 @@ async fn pump(
         if tx.send(item).await.is_err() || stop {
             return;
         }
+    }
+}
+
+/// A reader that fails once `deadline` has passed: reading stops in the middle of a record.
+struct DeadlineReader<R> {
+    inner: R,
+    deadline: Option<std::time::Instant>,
+}
+
+impl<R: Read> Read for DeadlineReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the invocation's deadline came before the object was read",
+            ));
+        }
+        self.inner.read(buf)
     }
 }
 

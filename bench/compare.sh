@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Whole-process comparison, side by side on the same files: `kms-alerts render --format text`
-# (the `fast` profile) against ../shared/bench/py_baseline.py (what a typical Python notifier
-# does per event), on the 100,000-event corpus from ../shared/bench/make-corpus, and kms-alerts
-# alone on a large CloudTrail log file, plain and gzipped. Prints wall time, events/s, MB/s and
-# peak RSS, and the ratios. Each program runs RUNS times (default 5) and the fastest run
-# counts, for both alike: these machines are noisy, and the minimum is the least disturbed.
+# (built as README builds it, `--release`) against ../shared/bench/py_baseline.py (what a
+# typical Python notifier does per event), on the 100,000-event corpus from
+# ../shared/bench/make-corpus, and kms-alerts alone on a large CloudTrail log file, plain and
+# gzipped. Prints wall time, events/s, MB/s and peak RSS, and the ratios. Each program runs RUNS
+# times (default 5) and the median run counts, for both alike: these machines are noisy.
 # Needs GNU time (/usr/bin/time) and python3.
 #   [RUNS=5] bench/compare.sh [SHARED_DIR] [CLOUDTRAIL_RECORDS]
 set -euo pipefail
@@ -13,23 +13,23 @@ shared="${1:-../shared}"
 records="${2:-1000000}"
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
-cargo build --quiet --profile fast --bin kms-alerts
-bin=target/fast/kms-alerts
+cargo build --quiet --release --bin kms-alerts
+bin=target/release/kms-alerts
 "$shared/bench/make-corpus" "$dir" >/dev/null
 
-# The fastest of $RUNS runs: prints "seconds peak_KiB" (the peak is the largest seen).
+# The median of $RUNS runs: prints "seconds peak_KiB" (the peak is the largest seen).
 measure() {
-  local best="" peak=0
+  local times=() peak=0
   for _ in $(seq "${RUNS:-5}"); do
     /usr/bin/time -f "%e %M" -o "$dir/time" "$@" >/dev/null 2>"$dir/stderr" || {
       cat "$dir/stderr" >&2
       return 1
     }
     read -r s k <"$dir/time"
-    if [ -z "$best" ] || python3 -c "import sys; sys.exit(not $s < $best)"; then best=$s; fi
+    times+=("$s")
     [ "$k" -gt "$peak" ] && peak=$k
   done
-  echo "$best $peak"
+  echo "$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (${#times[@]} + 1) / 2 ))p") $peak"
 }
 
 printf '%-34s %9s %12s %9s %10s\n' input "wall s" "events/s" "MB/s" "peak MiB"

@@ -19,6 +19,14 @@ pub enum ParseError {
     /// One piece of the input (an event, a record of a batch or log file) is longer than the
     /// cap of one piece: `len` bytes where `max` were allowed. It was read past, not kept.
     TooLarge { what: String, len: u64, max: usize },
+    /// One piece of the input holds more JSON values, or gives more records, than one piece
+    /// may (more than `max` `counted`: "JSON values" or "records"): refused before it is built,
+    /// since its cost in memory is per value, not per byte.
+    TooComplex {
+        what: String,
+        counted: &'static str,
+        max: usize,
+    },
     /// An envelope field that must hold something specific does not.
     InvalidField {
         what: String,
@@ -50,6 +58,7 @@ impl ParseError {
             | ParseError::InvalidJson { what, .. }
             | ParseError::TooManyRecords { what, .. }
             | ParseError::TooLarge { what, .. }
+            | ParseError::TooComplex { what, .. }
             | ParseError::InvalidField { what, .. } => *what = name,
         }
         self
@@ -87,6 +96,10 @@ impl fmt::Display for ParseError {
             ParseError::TooLarge { what, len, max } => write!(
                 f,
                 "{what}: {len} bytes, over the limit of {max} bytes for one event or record; skipped unread"
+            ),
+            ParseError::TooComplex { what, counted, max } => write!(
+                f,
+                "{what}: more than {max} {counted} in one event or record (a KMS event holds a few hundred); skipped unbuilt"
             ),
             ParseError::TooManyRecords { what, max } => write!(
                 f,

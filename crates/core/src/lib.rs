@@ -39,7 +39,7 @@ pub use sources::stream::{maybe_gunzip, parse_piece, Piece, Pieces, MAX_PIECE_BY
 pub use sources::trail_objects::{object_notices, object_notices_in, ObjectNotice, TrailObject};
 pub use sources::{
     parse, parse_alarm_callback, parse_labelled, parse_value, parse_value_with, parse_with,
-    Options, Parsed, Record, Skipped,
+    Options, Parsed, Record, Skipped, MAX_RECORDS_PER_PIECE, MAX_VALUES_PER_PIECE,
 };
 
 /// Test helper: the one alert a single JSON event becomes.

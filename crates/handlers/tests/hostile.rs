@@ -234,3 +234,122 @@ fn hostile_text_is_inert_in_messages_people_read() {
         "non-ASCII text is kept"
     );
 }
+
+/// The bound README states for an FC event function on any body up to its limit, in KiB.
+const FC_LIMIT_KIB: u64 = 64 * 1024;
+
+/// Bodies of up to FC's 1 MiB limit built to cost the most memory per byte: an FC event
+/// function answers each (refused or published), stays at or under 64 MiB, and serves the
+/// next event.
+#[test]
+fn hostile_bodies_up_to_the_limit_keep_an_fc_function_bounded() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let port = kms_alerts_testkit::free_port();
+    let mut p = Proc::spawn(
+        env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
+        &[
+            ("FC_FUNCTION_NAME", "t".into()),
+            ("FC_CUSTOM_LISTEN_PORT", port.to_string()),
+            (
+                "KMS_ALERTS_TARGETS",
+                format!("mns:{}/queues/machines", mns.endpoint()),
+            ),
+        ],
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let end = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(p.is_running(), "{}", p.logs());
+        assert!(Instant::now() < end, "{}", p.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let headers = [
+        ("x-fc-request-id", "h-1"),
+        ("x-fc-access-key-id", "id"),
+        ("x-fc-access-key-secret", FAKE_ALIBABA_SECRET),
+    ];
+    let limit: usize = 1024 * 1024;
+    let fill = |open: &str, item: &str, close: &str| {
+        let n = (limit - open.len() - close.len()) / (item.len() + 1);
+        let mut s = String::with_capacity(limit);
+        s.push_str(open);
+        for i in 0..n {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(item);
+        }
+        s.push_str(close);
+        assert!(s.len() <= limit);
+        s.into_bytes()
+    };
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("349,000 empty objects", fill("[", "{}", "]")),
+        (
+            "one record of 349,000 empty objects",
+            fill("[[", "{}", "]]"),
+        ),
+        ("one event of 262,000 one-letter members", {
+            let mut s = String::from("{");
+            let mut i = 0usize;
+            while s.len() + 16 < limit {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str(&format!("\"{:x}\":0", i));
+                i += 1;
+            }
+            s.push('}');
+            s.into_bytes()
+        }),
+        ("nesting 500,000 deep", {
+            let mut s = "[".repeat(limit / 2);
+            s.push_str(&"]".repeat(limit / 2));
+            s.into_bytes()
+        }),
+        ("one 1 MiB string", {
+            let mut s = String::from(
+                r#"{"product": "kms", "name": "Secret:RotateSecret:Failure", "content": {"secretName": ""#,
+            );
+            s.push_str(&"\\u00e9".repeat((limit - 200) / 6));
+            s.push_str("\"}}");
+            s.into_bytes()
+        }),
+    ];
+    for (what, body) in &bodies {
+        let (status, _, resp) = request(&addr, "POST", "/invoke", &headers, body)
+            .unwrap_or_else(|e| panic!("{what}: {e}\n{}", p.logs()));
+        let peak = p.peak_rss_kib().unwrap();
+        eprintln!(
+            "FC function after {what} ({} bytes): HTTP {status}, peak RSS {:.1} MiB",
+            body.len(),
+            peak as f64 / 1024.0
+        );
+        assert!(
+            [200, 404].contains(&status),
+            "{what}: {status} {}",
+            String::from_utf8_lossy(&resp)
+        );
+        assert!(
+            peak <= FC_LIMIT_KIB,
+            "{what}: peak RSS {peak} KiB over {FC_LIMIT_KIB} KiB"
+        );
+        assert!(p.is_running(), "{what}: {}", p.logs());
+    }
+    let before = mns.received().len();
+    let (status, _, resp) = request(
+        &addr,
+        "POST",
+        "/invoke",
+        &headers,
+        &hostile_secret_event("next"),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+    assert_eq!(
+        mns.received().len(),
+        before + 1,
+        "the next event is delivered"
+    );
+    assert!(!p.logs().contains("panicked"), "{}", p.logs());
+}

@@ -229,7 +229,7 @@ fn kms_records_of_a_log_object_reach_the_topic_once_whatever_the_delivery() {
         &api.invoke(&sqs_event(&[("m-ct", cloudtrail_sns.to_string())]))
             .unwrap_or_else(|e| panic!("{e}\n{}", proc_.logs())),
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kms-trail-objects"))
+    let out = std::process::Command::new(common::binary(env!("CARGO_BIN_EXE_kms-trail-objects")))
         .env_clear()
         .envs(w.env(None))
         .stdin(std::process::Stdio::piped())
@@ -409,10 +409,19 @@ fn failed_items(resp: &str) -> Vec<String> {
         .collect()
 }
 
+/// The bound README states for `kms-trail-objects` on any object, in KiB.
+const TRAIL_OBJECTS_LIMIT_KIB: u64 = 128 * 1024;
+
 #[test]
 fn a_gzip_bomb_or_a_giant_record_fails_only_its_own_message() {
     let w = World::new();
-    // One unterminated string inflating to 24 MiB, far past the 8 MiB a record may take.
+    // One unterminated string inflating to 1 GiB (24 MiB against the debug build), far past
+    // the 8 MiB a record may take.
+    let (member, members) = if common::full_size() {
+        (16 << 20, 64)
+    } else {
+        (4 << 20, 6)
+    };
     let bomb = KEY.replace("my file", "bomb");
     put_object(
         &w,
@@ -420,22 +429,60 @@ fn a_gzip_bomb_or_a_giant_record_fails_only_its_own_message() {
         gzip_bomb(
             br#"{"Records":[{"eventSource":"kms.amazonaws.com","x":""#,
             b'a',
-            4 << 20,
-            6,
+            member,
+            members,
         ),
     );
+    // One terminated record holding a 512 MiB string (32 MiB against the debug build), and a
+    // KMS record after it.
+    let giant = KEY.replace("my file", "giant");
+    let mut tail = br#""},"#.to_vec();
+    tail.extend_from_slice(log_records()[0].to_string().as_bytes());
+    tail.extend_from_slice(b"]}");
+    let mut body = gzip_bomb(
+        br#"{"Records":[{"eventSource":"kms.amazonaws.com","x":""#,
+        b'b',
+        member,
+        members / 2,
+    );
+    let mut end = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    end.write_all(&tail).unwrap();
+    body.extend_from_slice(&end.finish().unwrap());
+    put_object(&w, &giant, body);
     let api = RuntimeApi::start();
     let proc_ = w.spawn(&api, &[]);
     let batch = sqs_event(&[
         ("m-bomb", s3_notification(&bomb)),
         ("m-good", s3_notification(KEY)),
+        ("m-giant", s3_notification(&giant)),
     ]);
     let resp = api
         .invoke(&batch)
         .unwrap_or_else(|e| panic!("{e}\n{}", proc_.logs()));
-    assert_eq!(failed_items(&resp), ["m-bomb"], "{}", proc_.logs());
+    let peak = proc_.peak_rss_kib().unwrap();
+    eprintln!(
+        "kms-trail-objects after a {} MiB gzip bomb and a {} MiB record: peak RSS {:.1} MiB",
+        (member * members) >> 20,
+        (member * (members / 2)) >> 20,
+        peak as f64 / 1024.0
+    );
+    assert!(
+        peak <= TRAIL_OBJECTS_LIMIT_KIB,
+        "peak RSS {peak} KiB over {TRAIL_OBJECTS_LIMIT_KIB} KiB"
+    );
+    assert_eq!(
+        failed_items(&resp),
+        ["m-bomb", "m-giant"],
+        "{}",
+        proc_.logs()
+    );
     assert!(
         proc_.logs().contains("bomb.json.gz piece 1"),
+        "the error names the object and the record: {}",
+        proc_.logs()
+    );
+    assert!(
+        proc_.logs().contains("giant.json.gz piece 1"),
         "the error names the object and the record: {}",
         proc_.logs()
     );

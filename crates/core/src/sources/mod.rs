@@ -240,6 +240,15 @@ pub(crate) fn read_piece(
             })
         }
     };
+    // What a piece costs to build is per value, not per byte (`[{},{},...]` is 80 bytes of
+    // `Value` for each 3 bytes of input): count them first where there can be too many.
+    if bytes.len() / 2 + 1 > MAX_VALUES_PER_PIECE && count_values(bytes) > MAX_VALUES_PER_PIECE {
+        return Err(ParseError::TooComplex {
+            what: what.to_string(),
+            counted: "JSON values",
+            max: MAX_VALUES_PER_PIECE,
+        });
+    }
     // A `Records` entry may be a delivery, which the fast path does not know.
     if place != Place::Record {
         if let Some(parsed) = parse_known(bytes, options) {
@@ -247,9 +256,69 @@ pub(crate) fn read_piece(
         }
     }
     let value = decode(bytes, what)?;
-    let mut w = Walker::new(options);
+    // No more records out of one piece than MAX_RECORDS_PER_PIECE, whatever the input's own
+    // limit: the walk stops there, and a piece that would give more is refused.
+    let piece_limit = options
+        .max_records
+        .is_none_or(|max| max > MAX_RECORDS_PER_PIECE);
+    let mut w = Walker::new(Options {
+        max_records: Some(
+            options
+                .max_records
+                .map_or(MAX_RECORDS_PER_PIECE, |max| max.min(MAX_RECORDS_PER_PIECE)),
+        ),
+        ..options
+    });
     w.walk(value, place, &Ctx::default(), place.depth());
-    Ok(w.finish())
+    let parsed = w.finish();
+    if parsed.over_limit && piece_limit {
+        return Err(ParseError::TooComplex {
+            what: what.to_string(),
+            counted: "records",
+            max: MAX_RECORDS_PER_PIECE,
+        });
+    }
+    Ok(parsed)
+}
+
+/// The most JSON values (objects, arrays, members and elements) one piece may hold; a KMS
+/// event holds a few hundred, a large CloudTrail record a few thousand. A piece with more is
+/// unreadable, and is never built: its `Value` would cost about 80 bytes per value.
+pub const MAX_VALUES_PER_PIECE: usize = 100_000;
+
+/// The most records one piece may give (an SQS batch gives 10, a nested array one per item);
+/// a piece that would give more is unreadable, and the walk stops at this many.
+pub const MAX_RECORDS_PER_PIECE: usize = 10_000;
+
+/// An upper bound of how many JSON values `bytes` holds (a member counts as one), at most
+/// twice the true count: one, plus one per `{`, `[` and `,` outside strings. It reads the bytes
+/// once, jumping over string contents.
+fn count_values(bytes: &[u8]) -> usize {
+    let mut count = 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // To the closing quote, stepping over escapes.
+                i += 1;
+                loop {
+                    match stream::string_stop(&bytes[i.min(bytes.len())..], false) {
+                        None => return count,
+                        Some(j) if bytes[i + j] == b'\\' => i += j + 2,
+                        Some(j) => {
+                            i += j + 1;
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            b'{' | b'[' | b',' => count += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    count
 }
 
 /// The input without a UTF-8 byte order mark and surrounding whitespace.
@@ -509,5 +578,48 @@ mod tests {
         );
         assert_eq!(a.kind, Kind::SecretRotationFailed);
         assert_eq!(a.severity, Severity::Critical);
+    }
+
+    #[test]
+    fn values_are_counted_outside_strings_only() {
+        // At most twice the true count (4 values here), never less.
+        assert_eq!(count_values(br#"{}"#), 2);
+        assert_eq!(count_values(br#"[{},{},[]]"#), 7);
+        assert_eq!(count_values(br#"{"a,[{": "x\",[", "b": [1, 2]}"#), 5);
+        // An unterminated string ends the count where it starts.
+        assert_eq!(count_values(br#"[1, "abc\"#), 3);
+    }
+
+    #[test]
+    fn a_piece_of_too_many_values_or_records_is_refused_unbuilt() {
+        // 100,001 empty objects in one record of an array: refused before it is built.
+        let many = format!("[[{}{{}}]]", "{},".repeat(MAX_VALUES_PER_PIECE));
+        let e = parse_with(many.as_bytes(), "t", Options::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t record 1: more than 100000 JSON values in one event or record (a KMS event holds a few hundred); skipped unbuilt"
+        );
+        // 10,001 items in one record: few values, but more records than one piece may give.
+        let items = format!("[[{}{{}}]]", "{},".repeat(MAX_RECORDS_PER_PIECE));
+        let e = parse_with(items.as_bytes(), "t", Options::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("t record 1: more than 10000 records in one event or record"),
+            "{e}"
+        );
+        // Exactly the limit is read.
+        let items = format!("[[{}{{}}]]", "{},".repeat(MAX_RECORDS_PER_PIECE - 1));
+        let parsed = parse_with(items.as_bytes(), "t", Options::default()).unwrap();
+        assert_eq!(parsed.records.len(), MAX_RECORDS_PER_PIECE);
+        // An input limit below the piece's keeps its own error.
+        let options = Options {
+            max_records: Some(100),
+            ..Options::default()
+        };
+        let e = parse_with(items.as_bytes(), "t", options).unwrap_err();
+        assert!(
+            e.to_string().contains("more than 100 records in one input"),
+            "{e}"
+        );
     }
 }

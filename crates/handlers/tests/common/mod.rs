@@ -38,10 +38,30 @@ pub fn samples(cloud: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// The handler binary to run for `built` (a `CARGO_BIN_EXE_*` path): the same name under
+/// `KMS_ALERTS_TEST_BIN_DIR` when that is set (tests/run.sh sets it to the release build, so
+/// the deployed binaries are the ones tested for memory bounds), else `built` itself.
+pub fn binary(built: &str) -> String {
+    match std::env::var_os("KMS_ALERTS_TEST_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir)
+            .join(PathBuf::from(built).file_name().unwrap())
+            .to_string_lossy()
+            .into_owned(),
+        None => built.to_string(),
+    }
+}
+
+/// Whether the binaries under test are the release build (`KMS_ALERTS_TEST_BIN_DIR`): hostile
+/// inputs are then full size, as an attacker would send them.
+pub fn full_size() -> bool {
+    std::env::var_os("KMS_ALERTS_TEST_BIN_DIR").is_some()
+}
+
 /// Runs `bin` locally (one event on stdin) with only `env` set besides `PATH`: whether it
 /// succeeded, and its stdout and stderr together.
 pub fn run_local(bin: &str, env: &[(&str, &str)], stdin: &[u8]) -> (bool, String) {
     use std::io::Write;
+    let bin = &binary(bin);
     let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -76,6 +96,7 @@ impl Proc {
             rand_suffix()
         ));
         let file = std::fs::File::create(&log).unwrap();
+        let bin = &binary(bin);
         let mut cmd = Command::new(bin);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -627,3 +627,106 @@ fn fc_timeout_bounds_a_stalled_target() {
         "stopped by the deadline: {resp}"
     );
 }
+
+#[test]
+fn failed_accepts_back_off_log_once_per_step_and_the_server_recovers() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let port = kms_alerts_testkit::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    // At most 40 open files: a handful for the runtime, the rest for connections.
+    let mut p = Proc::spawn_with_nofile(
+        env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+        40,
+        &[
+            ("FC_FUNCTION_NAME", "kms-alerts".to_string()),
+            ("FC_CUSTOM_LISTEN_PORT", port.to_string()),
+            ("KMS_ALERTS_TARGETS", mns_targets(&mns, "kms-alerts")),
+            ("KMS_ALERTS_LOG_FORMAT", "json".to_string()),
+        ],
+    );
+    let wait_for = |p: &mut Proc, what: &str, done: &dyn Fn(&Proc) -> bool| {
+        // A guard against a hang, not a measure.
+        let end = Instant::now() + Duration::from_secs(60);
+        while !done(p) {
+            assert!(p.is_running(), "the handler exited: {}", p.logs());
+            assert!(Instant::now() < end, "{what}: {}", p.logs());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for(&mut p, "the server did not start", &|_| {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+
+    // More idle connections than the process may open files: once its table is full,
+    // accepting fails (EMFILE) while the rest wait in the kernel's queue.
+    let held: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    wait_for(&mut p, "the wait never reached its longest step", &|p| {
+        p.json_lines("accept failed")
+            .iter()
+            .any(|l| l["retry_in_ms"] == 1000)
+    });
+    drop(held);
+
+    // Serving again: an event goes through.
+    let (status, _, body) = request(
+        &addr,
+        "POST",
+        "/invoke",
+        &[
+            ("x-fc-request-id", "after-emfile"),
+            ("x-fc-access-key-id", "STS.FAKEid"),
+            ("x-fc-access-key-secret", FAKE_ALIBABA_SECRET),
+        ],
+        &event("alibaba/key-actual-deletion.json"),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(mns.received().len(), 2);
+    wait_for(&mut p, "no recovery logged", &|p| {
+        !p.json_lines("accepting connections again").is_empty()
+    });
+
+    // One warning per step of the wait, each after exactly one more failure: no failure
+    // went unwaited, none was logged twice.
+    let warnings = p.json_lines("accept failed");
+    let steps: Vec<(u64, u64)> = warnings
+        .iter()
+        .take(9)
+        .map(|w| {
+            (
+                w["retry_in_ms"].as_u64().unwrap(),
+                w["failures"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [5, 10, 20, 40, 80, 160, 320, 640, 1000]
+            .into_iter()
+            .zip(1..)
+            .collect::<Vec<_>>(),
+        "{}",
+        p.logs()
+    );
+    for w in &warnings {
+        assert_eq!(w["level"], "WARN", "{w}");
+        assert!(w["error"].as_str().unwrap().contains("open files"), "{w}");
+    }
+    // The recovery said once, though queued connections accepted after it may fill the table
+    // again for a moment (the same episode). Past the nine steps, at most one reminder per
+    // 60 failures at the longest wait; a loop that retried at once writes a line per failure,
+    // thousands a second.
+    let recovered = p.json_lines("accepting connections again");
+    assert_eq!(recovered.len(), 1, "{}", p.logs());
+    let failures = recovered[0]["failures"].as_u64().unwrap();
+    assert!(failures >= 9, "{failures}");
+    assert!(
+        warnings.len() as u64 - 9 <= failures / 60,
+        "{} warnings for {failures} failures",
+        warnings.len()
+    );
+    let lines = p.logs().lines().count();
+    assert!(lines < 20, "{lines} log lines:\n{}", p.logs());
+}

@@ -225,11 +225,30 @@ fn sink_failure_fails_the_invocation_with_x_fc_status() {
 
 const TOKEN: &str = "k3y-0f-the-callback-url-9f8e7d6c5b4a";
 
+/// The function role's access key id, as FC puts it in the environment.
+const ROLE_KEY_ID: &str = "STS.ROLEid";
+
+/// The alarm callback function, with its role's credentials in the environment as FC sets
+/// them (it never takes credentials from request headers).
 fn callback_fn(mns: &MnsServer, topic: &str) -> Fc {
+    callback_fn_with(mns, topic, &[])
+}
+
+fn callback_fn_with(mns: &MnsServer, topic: &str, extra: &[(&'static str, String)]) -> Fc {
+    let mut env = vec![
+        ("KMS_ALERTS_ALARM_TOKEN", TOKEN.to_string()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", ROLE_KEY_ID.to_string()),
+        (
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            FAKE_ALIBABA_SECRET.to_string(),
+        ),
+        ("ALIBABA_CLOUD_SECURITY_TOKEN", FAKE_STS_TOKEN.to_string()),
+    ];
+    env.extend(extra.iter().cloned());
     Fc::start(
         env!("CARGO_BIN_EXE_kms-alarm-callback"),
         &mns_targets(mns, topic),
-        &[("KMS_ALERTS_ALARM_TOKEN", TOKEN.to_string())],
+        &env,
     )
 }
 
@@ -626,6 +645,171 @@ fn fc_timeout_bounds_a_stalled_target() {
         resp["errorMessage"].as_str().unwrap().contains("deadline"),
         "stopped by the deadline: {resp}"
     );
+}
+
+/// Sends a request head declaring a `declared`-byte body, then the body one byte at a time
+/// every `every` (never, with `None`) from another thread, until the server answers: the
+/// answer, and how many body bytes had been sent when it came.
+fn trickled(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    declared: usize,
+    every: Option<Duration>,
+) -> ((u16, HashMap<String, String>, String), usize) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    // A guard against a hang, not a measure: the answer is expected long before.
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: {declared}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let answered = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let writer = every.map(|every| {
+        let (answered, sent) = (answered.clone(), sent.clone());
+        let mut w = s.try_clone().unwrap();
+        std::thread::spawn(move || {
+            while !answered.load(Ordering::SeqCst) && sent.load(Ordering::SeqCst) < declared {
+                if w.write_all(b"a").is_err() {
+                    return;
+                }
+                sent.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(every);
+            }
+        })
+    });
+    let answer = read_response(s);
+    answered.store(true, Ordering::SeqCst);
+    let sent_then = sent.load(Ordering::SeqCst);
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    (answer, sent_then)
+}
+
+#[test]
+fn a_body_that_does_not_arrive_in_time_is_refused_and_the_server_keeps_serving() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let timeout = [("KMS_ALERTS_BODY_TIMEOUT_MS", "300".to_string())];
+    let fc = Fc::start(
+        env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
+        &mns_targets(&mns, "kms-alerts"),
+        &timeout,
+    );
+    let fc_headers = [
+        ("x-fc-request-id", "slow-body-1"),
+        ("x-fc-control-path", "/invoke"),
+        ("x-fc-access-key-id", "STS.FAKEid"),
+        ("x-fc-access-key-secret", FAKE_ALIBABA_SECRET),
+    ];
+    // Headers then nothing, and headers then a byte every 20 ms (the whole body would take
+    // 200 s): each answered with the timeout before the body is complete.
+    for every in [None, Some(Duration::from_millis(20))] {
+        let ((status, headers, body), sent) =
+            trickled(&fc.addr, "/invoke", &fc_headers, 10_000, every);
+        assert_eq!(status, 408, "{every:?}: {body}");
+        assert!(sent < 10_000, "answered while the body was still coming");
+        assert_eq!(headers.get("x-fc-status").map(String::as_str), Some("404"));
+        let resp: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(resp["errorType"], "RequestTimeout", "{resp}");
+        assert!(
+            resp["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("within 300 ms"),
+            "{resp}"
+        );
+    }
+    assert!(mns.received().is_empty(), "nothing was published");
+    // Still serving.
+    let (status, _, resp) = fc.invoke("after-1", &event("alibaba/secret-rotation-failure.json"));
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(mns.received().len(), 2);
+
+    let callback = callback_fn_with(&mns, "kms-alerts", &timeout);
+    let path = format!("/alarm/{TOKEN}");
+    for every in [None, Some(Duration::from_millis(20))] {
+        let ((status, _, body), sent) = trickled(
+            &callback.addr,
+            &path,
+            &[
+                ("x-fc-control-path", "/http-invoke"),
+                ("content-type", FORM),
+            ],
+            10_000,
+            every,
+        );
+        assert_eq!(
+            (status, body.as_str()),
+            (408, "body not received in time"),
+            "{every:?}"
+        );
+        assert!(sent < 10_000, "answered while the body was still coming");
+    }
+    assert_eq!(mns.received().len(), 2, "nothing more was published");
+    let (status, body) = http_call(
+        &callback,
+        "POST",
+        &path,
+        FORM,
+        &event("alibaba/metric-alarm-5xx-firing.form"),
+    );
+    assert_eq!((status, body.as_str()), (200, "accepted"));
+    assert_no_secrets(&fc.proc_.logs());
+    assert_no_secrets(&callback.proc_.logs());
+}
+
+#[test]
+fn a_bad_body_timeout_stops_the_function_at_start_up() {
+    let base = |bin: &str| {
+        let mut env = vec![
+            ("FC_FUNCTION_NAME", bin.to_string()),
+            (
+                "FC_CUSTOM_LISTEN_PORT",
+                kms_alerts_testkit::free_port().to_string(),
+            ),
+            (
+                "KMS_ALERTS_TARGETS",
+                "mns:https://1.mns.cn-hangzhou.aliyuncs.com/topics/t".to_string(),
+            ),
+            ("KMS_ALERTS_ALARM_TOKEN", TOKEN.to_string()),
+            ("KMS_ALERTS_LOG_FORMAT", "json".to_string()),
+        ];
+        env.push(("ALIBABA_CLOUD_ACCESS_KEY_ID", ROLE_KEY_ID.to_string()));
+        env.push((
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            FAKE_ALIBABA_SECRET.to_string(),
+        ));
+        env
+    };
+    let bins = [
+        env!("CARGO_BIN_EXE_kms-key-lifecycle"),
+        env!("CARGO_BIN_EXE_kms-alarm-callback"),
+    ];
+    for bin in bins {
+        for value in ["0", "ten", "900001", "-5"] {
+            let mut env = base(bin);
+            env.push(("KMS_ALERTS_BODY_TIMEOUT_MS", value.to_string()));
+            let mut p = Proc::spawn(bin, &env);
+            assert_eq!(p.exit_code(Duration::from_secs(20)), Some(2), "{value}");
+            let errors = p.json_lines("invalid configuration");
+            assert_eq!(errors.len(), 1, "{bin} {value}: {}", p.logs());
+            let error = errors[0]["error"].as_str().unwrap();
+            assert!(
+                error.starts_with(&format!(
+                    "KMS_ALERTS_BODY_TIMEOUT_MS={value:?}: expected a whole number"
+                )),
+                "{bin}: {error}"
+            );
+            assert_no_secrets(&p.logs());
+        }
+    }
 }
 
 #[test]

@@ -8,8 +8,9 @@
 //! README lists CloudMonitor's source addresses for a network allow-list on top.
 //!
 //! Callers get a status and a short reason, never target names, dedup keys or upstream errors:
-//! 200 delivered, 400 not an alarm callback, 404 anything else, 413 too large, 415 not a form,
-//! 503 not delivered (CloudMonitor retries a failed callback up to three times).
+//! 200 delivered, 400 not an alarm callback, 404 anything else, 408 body not received in time
+//! (`KMS_ALERTS_BODY_TIMEOUT_MS`, at most the 5 s CloudMonitor waits), 413 too large, 415 not
+//! a form, 503 not delivered (CloudMonitor retries a failed callback up to three times).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use kms_alerts_core::{parse_alarm_callback, Kind};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
-use crate::fc::{listen_port, request_id, take_credentials};
+use crate::fc::{body_timeout, listen_port, request_id, take_credentials};
 use crate::handler::Handler;
 use crate::http_server::{self, header, plain, read_body, BodyError, Resp};
 
@@ -83,14 +84,21 @@ impl AlarmToken {
 struct CallbackServer {
     handler: Handler,
     token: AlarmToken,
+    /// How long a body may take to arrive: `KMS_ALERTS_BODY_TIMEOUT_MS`, at most the budget.
+    body_timeout: Duration,
 }
 
-/// Listens on FC's port and serves callbacks until the process ends.
+/// Reads the settings (a bad one is a start-up error), listens on FC's port and serves
+/// callbacks until the process ends.
 pub async fn run(handler: Handler, token: AlarmToken) -> Result<(), lambda_runtime::Error> {
+    let state = Arc::new(CallbackServer {
+        handler,
+        token,
+        body_timeout: body_timeout()?.min(CALLBACK_BUDGET),
+    });
     let addr = SocketAddr::from(([0, 0, 0, 0], listen_port()));
     let listener = TcpListener::bind(addr).await?;
     tracing::info!(%addr, "alarm callback endpoint listening");
-    let state = Arc::new(CallbackServer { handler, token });
     http_server::serve(listener, state, route).await?;
     Ok(())
 }
@@ -125,7 +133,7 @@ async fn callback(server: &CallbackServer, req: Request<Incoming>, request_id: &
     }
     take_credentials(&server.handler, req.headers());
     let (parts, body) = req.into_parts();
-    let body = match read_body(&parts.headers, body, MAX_CALLBACK_BODY).await {
+    let body = match read_body(&parts.headers, body, MAX_CALLBACK_BODY, server.body_timeout).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             tracing::warn!(
@@ -134,6 +142,14 @@ async fn callback(server: &CallbackServer, req: Request<Incoming>, request_id: &
                 "callback refused: body over the limit"
             );
             return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+        }
+        Err(BodyError::TimedOut) => {
+            tracing::warn!(
+                requestId = request_id,
+                timeout_ms = server.body_timeout.as_millis() as u64,
+                "callback refused: body not received in time"
+            );
+            return plain(StatusCode::REQUEST_TIMEOUT, "body not received in time");
         }
         Err(BodyError::Unreadable(e)) => {
             tracing::warn!(requestId = request_id, error = %e, "callback body unreadable");

@@ -13,7 +13,9 @@
 //!
 //! Credentials for MNS come from `x-fc-access-key-id`, `x-fc-access-key-secret` and
 //! `x-fc-security-token`; the request id from `x-fc-request-id`. `KMS_ALERTS_TIMEOUT_SECONDS`
-//! (the function's `timeout` in s.yaml) sets the deadline publishing stops before.
+//! (the function's `timeout` in s.yaml) sets the deadline publishing stops before;
+//! `KMS_ALERTS_BODY_TIMEOUT_MS` (default 10 s) how long a request body may take to arrive
+//! once its headers have (408 after that).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use hyper::body::Incoming;
-use kms_alerts_notify::AlibabaCredentials;
+use kms_alerts_notify::{env_number, AlibabaCredentials, ConfigError};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -32,6 +34,9 @@ use crate::http_server::{self, header, plain, read_body, BodyError, Resp};
 /// request) asynchronously, which is how EventBridge invokes; 1 MiB leaves room for batches
 /// while a hostile body of that size parses in well under 100 MB.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// Default for `KMS_ALERTS_BODY_TIMEOUT_MS`: how long a request body may take to arrive once
+/// its headers have. FC sends an event whole, from the same network.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The port FC tells the runtime to listen on.
 pub fn listen_port() -> u16 {
@@ -58,31 +63,38 @@ fn function_timeout() -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// `KMS_ALERTS_BODY_TIMEOUT_MS`, else [`DEFAULT_BODY_TIMEOUT`]: 1 ms to 15 min, checked at
+/// start-up.
+pub(crate) fn body_timeout() -> Result<Duration, ConfigError> {
+    env_number(
+        "KMS_ALERTS_BODY_TIMEOUT_MS",
+        DEFAULT_BODY_TIMEOUT.as_millis() as u64,
+        1,
+        15 * 60 * 1000,
+    )
+    .map(Duration::from_millis)
+}
+
 /// The event function's server state.
 struct EventServer {
     handler: Handler,
     max_body: usize,
+    body_timeout: Duration,
     timeout: Option<Duration>,
 }
 
+/// Reads the settings (a bad one is a start-up error), listens on FC's port and serves the
+/// event routes until the process ends.
 pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
+    let state = Arc::new(EventServer {
+        handler,
+        max_body: max_body(),
+        body_timeout: body_timeout()?,
+        timeout: function_timeout(),
+    });
     let addr = SocketAddr::from(([0, 0, 0, 0], listen_port()));
     let listener = TcpListener::bind(addr).await?;
     tracing::info!(%addr, "Function Compute custom runtime listening");
-    serve(listener, handler, max_body()).await
-}
-
-/// Serves the event routes until the process ends.
-pub async fn serve(
-    listener: TcpListener,
-    handler: Handler,
-    max_body: usize,
-) -> Result<(), lambda_runtime::Error> {
-    let state = Arc::new(EventServer {
-        handler,
-        max_body,
-        timeout: function_timeout(),
-    });
     http_server::serve(listener, state, route).await?;
     Ok(())
 }
@@ -105,7 +117,12 @@ async fn route(server: Arc<EventServer>, req: Request<Incoming>) -> Resp {
 
 /// A failed invocation as FC reads it: status 404 and `x-fc-status: 404`.
 fn function_error(body: serde_json::Value) -> Resp {
-    let mut r = http_server::json(StatusCode::NOT_FOUND, &body);
+    failure(StatusCode::NOT_FOUND, body)
+}
+
+/// An answer with `status` that FC counts as a failed invocation (`x-fc-status: 404`).
+fn failure(status: StatusCode, body: serde_json::Value) -> Resp {
+    let mut r = http_server::json(status, &body);
     r.headers_mut()
         .insert("x-fc-status", HeaderValue::from_static("404"));
     r
@@ -143,7 +160,7 @@ async fn invoke_inner(server: &EventServer, req: Request<Incoming>, request_id: 
     let deadline = server.timeout.map(|t| server.handler.deadline_within(t));
     take_credentials(&server.handler, req.headers());
     let (parts, body) = req.into_parts();
-    let body = match read_body(&parts.headers, body, server.max_body).await {
+    let body = match read_body(&parts.headers, body, server.max_body, server.body_timeout).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             tracing::error!(
@@ -153,6 +170,19 @@ async fn invoke_inner(server: &EventServer, req: Request<Incoming>, request_id: 
             );
             return function_error(json!({"errorType": "PayloadTooLarge",
                 "errorMessage": format!("request {request_id}: body is over the {}-byte limit", server.max_body)}));
+        }
+        Err(BodyError::TimedOut) => {
+            let ms = server.body_timeout.as_millis();
+            tracing::error!(
+                requestId = request_id,
+                timeout_ms = ms as u64,
+                "request body not received in time"
+            );
+            return failure(
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"errorType": "RequestTimeout",
+                "errorMessage": format!("request {request_id}: the body did not arrive within {ms} ms (KMS_ALERTS_BODY_TIMEOUT_MS). Nothing was published")}),
+            );
         }
         Err(BodyError::Unreadable(e)) => {
             tracing::error!(requestId = request_id, error = %e, "cannot read the request body");

@@ -1,6 +1,6 @@
 //! The HTTP plumbing the Function Compute servers share: an accept loop that survives bad
-//! connections and backs off when accepting fails, a body reader with a byte limit, and small
-//! response builders.
+//! connections and backs off when accepting fails, a body reader with a byte limit and a
+//! deadline, and small response builders.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -193,16 +193,21 @@ impl AcceptBackoff {
 pub enum BodyError {
     /// Over the limit, declared or streamed.
     TooLarge,
+    /// Not all of it arrived within the time allowed.
+    TimedOut,
     /// The connection failed mid-body.
     Unreadable(String),
 }
 
-/// Reads the whole body, refusing it as soon as it is known to exceed `max` bytes (the
-/// declared `content-length` first). A refused body is read and dropped for a short while.
+/// Reads the whole body within `timeout`, refusing it as soon as it is known to exceed `max`
+/// bytes (the declared `content-length` first). A refused body is read and dropped for a
+/// short while. A body still incomplete when `timeout` is up is refused, so a client that
+/// declares more than it sends, or sends a byte at a time, cannot hold a handler.
 pub async fn read_body(
     headers: &HeaderMap,
     body: Incoming,
     max: usize,
+    timeout: Duration,
 ) -> Result<Bytes, BodyError> {
     let mut body = body;
     let declared = header(headers, "content-length").and_then(|v| v.parse::<usize>().ok());
@@ -210,9 +215,14 @@ pub async fn read_body(
         discard(&mut body, max).await;
         return Err(BodyError::TooLarge);
     }
+    let deadline = Instant::now() + timeout;
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(max));
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| BodyError::Unreadable(e.to_string()))?;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return Err(BodyError::TimedOut),
+            Ok(None) => break,
+            Ok(Some(frame)) => frame.map_err(|e| BodyError::Unreadable(e.to_string()))?,
+        };
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > max {
                 discard(&mut body, max).await;
@@ -226,7 +236,7 @@ pub async fn read_body(
 
 async fn discard(body: &mut Incoming, max: usize) {
     let mut seen = 0usize;
-    let deadline = tokio::time::Instant::now() + DISCARD_FOR;
+    let deadline = Instant::now() + DISCARD_FOR;
     while seen <= max {
         match tokio::time::timeout_at(deadline, body.frame()).await {
             Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |d| d.len()),

@@ -837,8 +837,10 @@ fn failed_accepts_back_off_log_once_per_step_and_the_server_recovers() {
             std::thread::sleep(Duration::from_millis(20));
         }
     };
-    wait_for(&mut p, "the server did not start", &|_| {
-        std::net::TcpStream::connect(&addr).is_ok()
+    // Its log says it listens (no probe connection, whose close could free a file later).
+    wait_for(&mut p, "the server did not start", &|p| {
+        !p.json_lines("Function Compute custom runtime listening")
+            .is_empty()
     });
 
     // More idle connections than the process may open files: once its table is full,
@@ -872,39 +874,44 @@ fn failed_accepts_back_off_log_once_per_step_and_the_server_recovers() {
         !p.json_lines("accepting connections again").is_empty()
     });
 
-    // One warning per step of the wait, each after exactly one more failure: no failure
-    // went unwaited, none was logged twice.
+    // One warning per step of the wait, in order, none twice; each counts the failures so
+    // far (one per step, more if a connection closing freed a file for one accept between).
     let warnings = p.json_lines("accept failed");
-    let steps: Vec<(u64, u64)> = warnings
+    let waits: Vec<u64> = warnings
         .iter()
         .take(9)
-        .map(|w| {
-            (
-                w["retry_in_ms"].as_u64().unwrap(),
-                w["failures"].as_u64().unwrap(),
-            )
-        })
+        .map(|w| w["retry_in_ms"].as_u64().unwrap())
         .collect();
     assert_eq!(
-        steps,
-        [5, 10, 20, 40, 80, 160, 320, 640, 1000]
-            .into_iter()
-            .zip(1..)
-            .collect::<Vec<_>>(),
+        waits,
+        [5, 10, 20, 40, 80, 160, 320, 640, 1000],
         "{}",
         p.logs()
+    );
+    let counts: Vec<u64> = warnings
+        .iter()
+        .take(9)
+        .map(|w| w["failures"].as_u64().unwrap())
+        .collect();
+    assert!(
+        counts.first() == Some(&1) && counts.windows(2).all(|c| c[0] < c[1]),
+        "{counts:?}"
     );
     for w in &warnings {
         assert_eq!(w["level"], "WARN", "{w}");
         assert!(w["error"].as_str().unwrap().contains("open files"), "{w}");
     }
-    // The recovery said once, though queued connections accepted after it may fill the table
-    // again for a moment (the same episode). Past the nine steps, at most one reminder per
-    // 60 failures at the longest wait; a loop that retried at once writes a line per failure,
-    // thousands a second.
+    // A recovery line only after a warning (queued connections accepted after it may fill
+    // the table again for a moment: the same episode, not logged again). Past the nine
+    // steps, at most one reminder per 60 failures at the longest wait; a loop that retried
+    // at once writes a line per failure, thousands a second.
     let recovered = p.json_lines("accepting connections again");
-    assert_eq!(recovered.len(), 1, "{}", p.logs());
-    let failures = recovered[0]["failures"].as_u64().unwrap();
+    assert!(
+        (1..=warnings.len()).contains(&recovered.len()),
+        "{}",
+        p.logs()
+    );
+    let failures = recovered.last().unwrap()["failures"].as_u64().unwrap();
     assert!(failures >= 9, "{failures}");
     assert!(
         warnings.len() as u64 - 9 <= failures / 60,

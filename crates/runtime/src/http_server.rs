@@ -115,8 +115,9 @@ struct AcceptBackoff {
     at_max: u64,
     /// The longest wait already logged in this episode.
     logged: Option<Duration>,
-    /// Whether this episode's recovery was logged.
-    recovery_logged: bool,
+    /// Whether a warning was logged since the last recovery line: only then is the next
+    /// success logged, so recovery lines never outnumber warnings.
+    warned: bool,
     /// When the last failure was: a failure more than [`ACCEPT_EPISODE_GAP`] later starts a
     /// new episode.
     last_failure: Option<Instant>,
@@ -155,12 +156,14 @@ impl AcceptBackoff {
             Some(logged) => wait > logged,
         };
         let warn = if new_step {
+            self.warned = true;
             self.logged = Some(wait);
             true
         } else if at_max_again {
             self.at_max += 1;
             if self.at_max == ACCEPT_WARN_AT_MAX_EVERY {
                 self.at_max = 0;
+                self.warned = true;
                 true
             } else {
                 false
@@ -176,14 +179,14 @@ impl AcceptBackoff {
     }
 
     /// Records a successful accept: the next failure waits the shortest time again. Returns
-    /// the failures to report when this is the episode's first success.
+    /// the episode's failures when a warning was logged since the last recovery line.
     fn succeeded(&mut self) -> Option<u64> {
         self.delay = None;
         self.at_max = 0;
-        if self.failures == 0 || self.recovery_logged {
+        if !self.warned {
             return None;
         }
-        self.recovery_logged = true;
+        self.warned = false;
         Some(self.failures)
     }
 }

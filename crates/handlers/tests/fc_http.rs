@@ -647,6 +647,203 @@ fn fc_timeout_bounds_a_stalled_target() {
     );
 }
 
+/// A request to an event function as FC sends it, with FC's credentials, and the given
+/// `x-fc-control-path` headers (none, one, or several).
+fn with_control_paths(
+    fc: &Fc,
+    path: &str,
+    control: &[&str],
+    body: &[u8],
+) -> (u16, HashMap<String, String>, Value) {
+    let mut headers = vec![
+        ("x-fc-request-id", "cp-1"),
+        ("x-fc-access-key-id", "STS.FAKEid"),
+        ("x-fc-access-key-secret", FAKE_ALIBABA_SECRET),
+        ("x-fc-security-token", FAKE_STS_TOKEN),
+    ];
+    headers.extend(control.iter().map(|c| ("x-fc-control-path", *c)));
+    let (status, headers, body) = request(&fc.addr, "POST", path, &headers, body).unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn only_one_readable_invoke_control_path_makes_an_event_call() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let fc = Fc::start(
+        env!("CARGO_BIN_EXE_kms-instance-health"),
+        &mns_targets(&mns, "kms-alerts"),
+        &[],
+    );
+    let event_body = event("alibaba/qps-reminder.json");
+    // Empty, blank, repeated (alike or not), non-ASCII: 400 with a clear error that FC would
+    // count as a failure, and nothing published.
+    let unreadable: [&[&str]; 7] = [
+        &[""],
+        &["   "],
+        &["/invoke", "/invoke"],
+        &["/invoke", "/http-invoke"],
+        &["/http-invoke", "/invoke"],
+        &["/ínvoke"],
+        &["/invoke\u{a0}"],
+    ];
+    for control in unreadable {
+        let (status, headers, resp) = with_control_paths(&fc, "/invoke", control, &event_body);
+        assert_eq!(status, 400, "{control:?}: {resp}");
+        assert_eq!(
+            headers.get("x-fc-status").map(String::as_str),
+            Some("404"),
+            "{control:?}: FC would count a failure, never a success"
+        );
+        assert_eq!(resp["errorType"], "InvalidControlPath", "{control:?}");
+        let msg = resp["errorMessage"].as_str().unwrap();
+        assert!(
+            msg.contains("x-fc-control-path") && msg.contains("Nothing was published"),
+            "{control:?}: {msg}"
+        );
+        // The lifecycle routes refuse it too.
+        let (status, _, _) = with_control_paths(&fc, "/initialize", control, b"");
+        assert_eq!(status, 400, "{control:?} on /initialize");
+    }
+    // A readable value other than /invoke is an HTTP trigger's call or another control request.
+    for control in ["/http-invoke", "/Invoke", "/invoke/", "/initialize"] {
+        let (status, _, resp) = with_control_paths(&fc, "/invoke", &[control], &event_body);
+        assert_eq!(status, 404, "{control}: {resp}");
+    }
+    assert!(
+        mns.received().is_empty(),
+        "nothing was published: {:?}",
+        mns.received()
+    );
+
+    // FC's own event call: exactly /invoke once, or no control path at all.
+    let (status, _, resp) = with_control_paths(&fc, "/invoke", &["/invoke"], &event_body);
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(resp["alerts"][0]["sent"].as_array().unwrap().len(), 2);
+    let (status, _, resp) = with_control_paths(&fc, "/invoke", &[], &event_body);
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(resp["alerts"][0]["duplicate"].as_array().unwrap().len(), 2);
+    // One alert, to the topic and the audit queue; the second call was a duplicate.
+    assert_eq!(mns.received().len(), 2);
+    let logs = fc.proc_.logs();
+    assert_eq!(
+        fc.proc_
+            .json_lines("refused: x-fc-control-path is not one readable value")
+            .len(),
+        2 * unreadable.len(),
+        "{logs}"
+    );
+    assert_no_secrets(&logs);
+}
+
+/// The 5xx alarm sample, made a different alarm (its own rule) by `n`.
+fn alarm_number(n: usize) -> Vec<u8> {
+    String::from_utf8(event("alibaba/metric-alarm-5xx-firing.form"))
+        .unwrap()
+        .replace(
+            "ruleId=putNewAlarm_user_",
+            &format!("ruleId=putNewAlarm_user_{n}"),
+        )
+        .into_bytes()
+}
+
+const CALLER_SECRET: &str = "caller-SECRET-0123456789";
+
+#[test]
+fn the_alarm_callback_signs_with_the_roles_credentials_never_a_callers() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let fc = callback_fn(&mns, "kms-alerts");
+    let path = format!("/alarm/{TOKEN}");
+    // A caller's credential headers with every control path they might come with, each on
+    // its own alarm so that each is published: never used.
+    let controls = [
+        Some("/http-invoke"),
+        None,
+        Some("/invoke"),
+        Some("/initialize"),
+    ];
+    for (n, control) in controls.iter().enumerate() {
+        let mut headers = vec![
+            ("x-fc-request-id", "cb-creds"),
+            ("x-fc-access-key-id", "LTAIcallerKEY"),
+            ("x-fc-access-key-secret", CALLER_SECRET),
+            ("x-fc-security-token", "caller-token"),
+            ("content-type", FORM),
+        ];
+        headers.extend(control.map(|c| ("x-fc-control-path", c)));
+        let (status, _, body) =
+            request(&fc.addr, "POST", &path, &headers, &alarm_number(n)).unwrap();
+        assert_eq!(
+            (status, String::from_utf8_lossy(&body).as_ref()),
+            (200, "accepted"),
+            "{control:?}: {}",
+            fc.proc_.logs()
+        );
+    }
+    // Nor kept for later: a call with no credential headers still signs with the role's.
+    let (status, _, body) = request(
+        &fc.addr,
+        "POST",
+        &path,
+        &[("content-type", FORM)],
+        &alarm_number(controls.len()),
+    )
+    .unwrap();
+    assert_eq!((status, body.as_slice()), (200, &b"accepted"[..]));
+
+    assert!(mns.rejected().is_empty(), "{:?}", mns.rejected());
+    let got = mns.received();
+    assert_eq!(
+        got.len(),
+        2 * (controls.len() + 1),
+        "each alarm to topic and queue"
+    );
+    for r in &got {
+        assert_eq!(r.access_key_id, ROLE_KEY_ID, "signed with the role's key");
+        assert_eq!(r.security_token.as_deref(), Some(FAKE_STS_TOKEN));
+    }
+    let logs = fc.proc_.logs();
+    assert!(!logs.contains(CALLER_SECRET), "{logs}");
+    assert_no_secrets(&logs);
+}
+
+#[test]
+fn the_alarm_callback_refuses_an_unreadable_control_path() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let fc = callback_fn(&mns, "kms-alerts");
+    let path = format!("/alarm/{TOKEN}");
+    let alarm = event("alibaba/metric-alarm-5xx-firing.form");
+    for control in [
+        &["/http-invoke", "/http-invoke"][..],
+        &["/http-invoke", "/invoke"],
+        &[""],
+        &["/http-ïnvoke"],
+    ] {
+        let mut headers = vec![("content-type", FORM)];
+        headers.extend(control.iter().map(|c| ("x-fc-control-path", *c)));
+        let (status, _, body) = request(&fc.addr, "POST", &path, &headers, &alarm).unwrap();
+        assert_eq!(
+            (status, String::from_utf8_lossy(&body).as_ref()),
+            (400, "invalid x-fc-control-path"),
+            "{control:?}"
+        );
+    }
+    assert!(mns.received().is_empty(), "nothing was published");
+    // Without the secret path it is 404 whatever the header: no hint for a guesser.
+    let (status, _, _) = request(
+        &fc.addr,
+        "POST",
+        "/alarm/wrong-token-0123456789",
+        &[("x-fc-control-path", ""), ("content-type", FORM)],
+        &alarm,
+    )
+    .unwrap();
+    assert_eq!(status, 404);
+}
+
 /// Sends a request head declaring a `declared`-byte body, then the body one byte at a time
 /// every `every` (never, with `None`) from another thread, until the server answers: the
 /// answer, and how many body bytes had been sent when it came.
@@ -766,7 +963,7 @@ fn a_body_that_does_not_arrive_in_time_is_refused_and_the_server_keeps_serving()
 }
 
 #[test]
-fn a_bad_body_timeout_stops_the_function_at_start_up() {
+fn a_bad_body_timeout_or_a_callback_without_role_credentials_stops_the_function() {
     let base = |bin: &str| {
         let mut env = vec![
             ("FC_FUNCTION_NAME", bin.to_string()),
@@ -810,6 +1007,22 @@ fn a_bad_body_timeout_stops_the_function_at_start_up() {
             assert_no_secrets(&p.logs());
         }
     }
+    // The callback takes credentials only from its environment: without them it cannot
+    // publish to MNS, so it does not start.
+    let env: Vec<_> = base(bins[1])
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("ALIBABA_CLOUD_"))
+        .collect();
+    let mut p = Proc::spawn(bins[1], &env);
+    assert_eq!(p.exit_code(Duration::from_secs(20)), Some(2));
+    let errors = p.json_lines("invalid configuration");
+    assert_eq!(errors.len(), 1, "{}", p.logs());
+    let error = errors[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("ALIBABA_CLOUD_ACCESS_KEY_ID")
+            && error.contains("never takes credentials from request headers"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The HTTP plumbing the Function Compute servers share: an accept loop that survives bad
 //! connections and backs off when accepting fails, a body reader with a byte limit and a
-//! deadline, and small response builders.
+//! deadline, a reader for headers that must hold one unambiguous value, and small response
+//! builders.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -248,6 +249,52 @@ async fn discard(body: &mut Incoming, max: usize) {
     }
 }
 
+/// Why a header that must say one thing does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderProblem {
+    /// Sent more than once.
+    Repeated,
+    /// Sent with no value (or only spaces).
+    Empty,
+    /// Holds a byte outside printable ASCII.
+    NotAscii,
+}
+
+impl HeaderProblem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeaderProblem::Repeated => "sent more than once",
+            HeaderProblem::Empty => "empty",
+            HeaderProblem::NotAscii => "not printable ASCII",
+        }
+    }
+}
+
+/// The one value of a header that must be unambiguous, without surrounding spaces:
+/// `Ok(None)` when absent; an error when it is sent more than once (alike or not), is empty,
+/// or holds anything but printable ASCII (space to `~`).
+pub fn single_header<'a>(
+    headers: &'a HeaderMap,
+    name: &str,
+) -> Result<Option<&'a str>, HeaderProblem> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(HeaderProblem::Repeated);
+    }
+    let bytes = value.as_bytes();
+    if !bytes.iter().all(|b| (b' '..=b'~').contains(b)) {
+        return Err(HeaderProblem::NotAscii);
+    }
+    match std::str::from_utf8(bytes).map(|v| v.trim_matches(' ')) {
+        Ok("") => Err(HeaderProblem::Empty),
+        Ok(text) => Ok(Some(text)),
+        Err(_) => Err(HeaderProblem::NotAscii),
+    }
+}
+
 /// A header's trimmed text, if present and not empty.
 pub fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -281,6 +328,50 @@ pub fn json(status: StatusCode, body: &serde_json::Value) -> Resp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-test", HeaderValue::from_bytes(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn a_single_header_is_one_readable_value() {
+        assert_eq!(single_header(&headers(&[]), "x-test"), Ok(None));
+        assert_eq!(
+            single_header(&headers(&[b" /invoke "]), "x-test"),
+            Ok(Some("/invoke"))
+        );
+        for repeated in [
+            &[&b"/invoke"[..], b"/invoke"][..],
+            &[b"/invoke", b"/http-invoke"],
+        ] {
+            assert_eq!(
+                single_header(&headers(repeated), "x-test"),
+                Err(HeaderProblem::Repeated)
+            );
+        }
+        for empty in [&b""[..], b"  "] {
+            assert_eq!(
+                single_header(&headers(&[empty]), "x-test"),
+                Err(HeaderProblem::Empty)
+            );
+        }
+        for bad in [
+            &b"/inv\xc3\xb6ke"[..],
+            b"/invoke\t",
+            b"\xff",
+            b"/invoke\xc2\xa0",
+        ] {
+            assert_eq!(
+                single_header(&headers(&[bad]), "x-test"),
+                Err(HeaderProblem::NotAscii),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn failed_accepts_wait_longer_each_time_up_to_a_second_and_log_per_step() {

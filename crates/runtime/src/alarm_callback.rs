@@ -8,8 +8,22 @@
 //! README lists CloudMonitor's source addresses for a network allow-list on top.
 //!
 //! Callers get a status and a short reason, never target names, dedup keys or upstream errors:
-//! 200 delivered, 400 not an alarm callback, 404 anything else, 413 too large, 415 not a form,
-//! 503 not delivered (CloudMonitor retries a failed callback up to three times).
+//! 200 delivered, 400 not an alarm callback (or an `x-fc-control-path` that is not one
+//! readable value: sent twice, empty, not printable ASCII), 404 anything else, 408 body not
+//! received in time (`KMS_ALERTS_BODY_TIMEOUT_MS`, at most the 5 s CloudMonitor waits), 413
+//! too large, 415 not a form, 503 not delivered (CloudMonitor retries a failed callback up to
+//! three times).
+//!
+//! MNS credentials come only from the platform, through the environment: the function role's
+//! `ALIBABA_CLOUD_ACCESS_KEY_ID`, `_SECRET` and `_SECURITY_TOKEN`, which FC sets (without
+//! them and with an `mns:` target the function does not start). Never from the request's
+//! `x-fc-access-key-*` headers, and never stored for later requests: FC sends those headers
+//! with HTTP-trigger calls too (control path `/http-invoke` in FC 2.0), and whether FC 3.0
+//! removes or replaces `x-fc-*` headers (the control path included) that an HTTP caller sent
+//! is unconfirmed, so a request here cannot prove they are FC's. FC's own event invocation
+//! (`POST /invoke`, control path `/invoke`), whose headers would be the platform's, is not
+//! served here (404), and a request to `/alarm/<token>` claiming `/invoke` is still an HTTP
+//! caller's claim: its credential headers are ignored like any other.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,10 +32,11 @@ use std::time::Duration;
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use kms_alerts_core::{parse_alarm_callback, Kind};
+use kms_alerts_notify::ConfigError;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
-use crate::fc::{listen_port, request_id, take_credentials};
+use crate::fc::{body_timeout, listen_port, request_id, ControlPath};
 use crate::handler::Handler;
 use crate::http_server::{self, header, plain, read_body, BodyError, Resp};
 
@@ -83,15 +98,39 @@ impl AlarmToken {
 struct CallbackServer {
     handler: Handler,
     token: AlarmToken,
+    /// How long a body may take to arrive: `KMS_ALERTS_BODY_TIMEOUT_MS`, at most the budget.
+    body_timeout: Duration,
 }
 
-/// Listens on FC's port and serves callbacks until the process ends.
+/// Reads the settings (a bad one is a start-up error), listens on FC's port and serves
+/// callbacks until the process ends.
 pub async fn run(handler: Handler, token: AlarmToken) -> Result<(), lambda_runtime::Error> {
+    check_credentials(&handler)?;
+    let state = Arc::new(CallbackServer {
+        handler,
+        token,
+        body_timeout: body_timeout()?.min(CALLBACK_BUDGET),
+    });
     let addr = SocketAddr::from(([0, 0, 0, 0], listen_port()));
     let listener = TcpListener::bind(addr).await?;
     tracing::info!(%addr, "alarm callback endpoint listening");
-    let state = Arc::new(CallbackServer { handler, token });
     http_server::serve(listener, state, route).await?;
+    Ok(())
+}
+
+/// With an `mns:` target, the environment must hold the credentials to sign with: the
+/// callback takes none from requests, so without them every callback would fail.
+fn check_credentials(handler: &Handler) -> Result<(), ConfigError> {
+    let notifier = handler.notifier();
+    let mns = notifier
+        .target_names()
+        .iter()
+        .any(|t| t.starts_with("mns:"));
+    if mns && notifier.alibaba_credentials().get().is_none() {
+        return Err(ConfigError(
+            "kms-alarm-callback signs MNS requests with the credentials in ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN), which Function Compute sets from the function's role: give the function a role (it never takes credentials from request headers)".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -108,6 +147,14 @@ async fn route(server: Arc<CallbackServer>, req: Request<Incoming>) -> Resp {
         return plain(StatusCode::NOT_FOUND, "not found");
     }
     let request_id = request_id(req.headers());
+    if let ControlPath::Invalid(problem) = ControlPath::of(req.headers()) {
+        tracing::warn!(
+            requestId = request_id,
+            problem = problem.as_str(),
+            "callback refused: x-fc-control-path is not one readable value"
+        );
+        return plain(StatusCode::BAD_REQUEST, "invalid x-fc-control-path");
+    }
     println!("FC Invoke Start RequestId: {request_id}");
     let resp = callback(&server, req, &request_id).await;
     println!("FC Invoke End RequestId: {request_id}");
@@ -123,9 +170,8 @@ async fn callback(server: &CallbackServer, req: Request<Incoming>, request_id: &
             "form-encoded alarm callbacks only",
         );
     }
-    take_credentials(&server.handler, req.headers());
     let (parts, body) = req.into_parts();
-    let body = match read_body(&parts.headers, body, MAX_CALLBACK_BODY).await {
+    let body = match read_body(&parts.headers, body, MAX_CALLBACK_BODY, server.body_timeout).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             tracing::warn!(
@@ -134,6 +180,14 @@ async fn callback(server: &CallbackServer, req: Request<Incoming>, request_id: &
                 "callback refused: body over the limit"
             );
             return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+        }
+        Err(BodyError::TimedOut) => {
+            tracing::warn!(
+                requestId = request_id,
+                timeout_ms = server.body_timeout.as_millis() as u64,
+                "callback refused: body not received in time"
+            );
+            return plain(StatusCode::REQUEST_TIMEOUT, "body not received in time");
         }
         Err(BodyError::Unreadable(e)) => {
             tracing::warn!(requestId = request_id, error = %e, "callback body unreadable");

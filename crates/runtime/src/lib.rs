@@ -99,7 +99,8 @@ pub fn trail_objects_main() -> ExitCode {
 }
 
 /// Logging, the async runtime, the targets check and the handler, then `serve`. Exit 2 for
-/// configuration errors, 1 when serving stops with an error.
+/// configuration errors (a [`kms_alerts_notify::ConfigError`] from `serve` too), 1 when
+/// serving stops with another error.
 fn start<F, Fut>(platform: Platform, family: Family, serve: F) -> ExitCode
 where
     F: FnOnce(Handler) -> Fut,
@@ -142,6 +143,11 @@ where
         tracing::info!(family = family.as_str(), ?platform, targets = ?handler.notifier().target_names(), "handler ready");
         match serve(handler).await {
             Ok(()) => ExitCode::SUCCESS,
+            // A setting the platform's loop reads before it serves.
+            Err(e) if e.is::<kms_alerts_notify::ConfigError>() => {
+                tracing::error!(error = %e, "invalid configuration");
+                ExitCode::from(2)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "handler stopped");
                 ExitCode::from(1)

@@ -38,13 +38,21 @@ pub fn free_port() -> u16 {
 /// `http://127.0.0.1:PORT` of a server that accepts connections and never answers: the
 /// stalled network a connect timeout alone does not bound. It lives as long as the process.
 pub fn stalled_endpoint() -> String {
+    stalled_endpoint_seen().0
+}
+
+/// [`stalled_endpoint`], with a signal for each connection it takes: a test waits on it to
+/// know the handler reached the endpoint.
+pub fn stalled_endpoint_seen() -> (String, std::sync::mpsc::Receiver<()>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let (seen, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for s in listener.incoming().flatten() {
             held.push(s);
+            let _ = seen.send(());
         }
     });
-    format!("http://{addr}")
+    (format!("http://{addr}"), rx)
 }

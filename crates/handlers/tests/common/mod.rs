@@ -90,14 +90,25 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(bin: &str, env: &[(&str, String)]) -> Proc {
+        let bin = &binary(bin);
+        Proc::spawn_cmd(Command::new(bin), bin, env)
+    }
+
+    /// `bin` started through `sh` with at most `nofile` open files (`ulimit -n`).
+    pub fn spawn_with_nofile(bin: &str, nofile: u32, env: &[(&str, String)]) -> Proc {
+        let bin = &binary(bin);
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &format!("ulimit -n {nofile} && exec \"$0\""), bin]);
+        Proc::spawn_cmd(cmd, bin, env)
+    }
+
+    fn spawn_cmd(mut cmd: Command, bin: &str, env: &[(&str, String)]) -> Proc {
         let log = std::env::temp_dir().join(format!(
             "kms-alerts-{}-{}.log",
             std::process::id(),
             rand_suffix()
         ));
         let file = std::fs::File::create(&log).unwrap();
-        let bin = &binary(bin);
-        let mut cmd = Command::new(bin);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", std::env::temp_dir())
@@ -119,6 +130,35 @@ impl Proc {
 
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the process to exit (it must, within `limit`): its exit code.
+    pub fn exit_code(&mut self, limit: std::time::Duration) -> Option<i32> {
+        let end = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "still running: {}",
+                self.logs()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The JSON log lines whose `message` starts with `message`.
+    pub fn json_lines(&self, message: &str) -> Vec<Value> {
+        self.logs()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| {
+                v["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(message))
+            })
+            .collect()
     }
 
     /// Peak resident set size so far, from /proc (Linux), in KiB.

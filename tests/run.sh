@@ -15,6 +15,10 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+# GNU time measures the CLI's peak RSS in the memory-bound tests.
+if [ ! -x /usr/bin/time ]; then
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
+fi
 export MOTO_SERVER="$PWD/$venv/bin/moto_server"
 export CFN_LINT="$PWD/$venv/bin/cfn-lint"
 
@@ -38,5 +42,12 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# Memory bounds under hostile input, measured on the binaries that ship: the release build
+# (README's first command builds the same CLI), with the full-size inputs.
+cargo build --release --locked --bin kms-alerts --bin kms-secret-lifecycle --bin kms-trail-objects
+export KMS_ALERTS_TEST_BIN_DIR="$PWD/target/release"
+cargo test --locked -p kms-alerts-cli --test bounds
+cargo test --locked -p kms-alerts-handlers --test hostile --test trail_objects
+unset KMS_ALERTS_TEST_BIN_DIR
 # The criterion benchmarks, run once each in test mode so they cannot rot.
 cargo test --locked -p kms-alerts-core -p kms-alerts-handlers --benches

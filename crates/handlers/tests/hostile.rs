@@ -289,7 +289,7 @@ fn hostile_bodies_up_to_the_limit_keep_an_fc_function_bounded() {
             "one record of 349,000 empty objects",
             fill("[[", "{}", "]]"),
         ),
-        ("one event of 262,000 one-letter members", {
+        ("one event of over 100,000 members", {
             let mut s = String::from("{");
             let mut i = 0usize;
             while s.len() + 16 < limit {

@@ -481,9 +481,13 @@ fn a_gzip_bomb_or_a_giant_record_fails_only_its_own_message() {
         "the error names the object and the record: {}",
         proc_.logs()
     );
+    // The record: `{"eventSource":"kms.amazonaws.com","x":"` (40 bytes), the string, `"}`.
+    let record_len = member * (members / 2) + 42;
     assert!(
-        proc_.logs().contains("giant.json.gz piece 1"),
-        "the error names the object and the record: {}",
+        proc_.logs().contains(&format!(
+            "giant.json.gz record 1: {record_len} bytes, over the limit"
+        )),
+        "the error names the object, the record and its size: {}",
         proc_.logs()
     );
     let want: Vec<String> = w.expected.iter().cloned().collect();

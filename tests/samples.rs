@@ -277,10 +277,19 @@ fn severity_policy_samples_say_why() {
     );
     assert_eq!(a.fact("Error code"), Some("KMSInvalidStateException"));
     assert_eq!(a.fact("Key state"), Some("PendingDeletion"));
-    assert!(a.summary.contains("Cancel the deletion (CancelKeyDeletion)"));
+    assert!(a
+        .summary
+        .contains("Cancel the deletion (CancelKeyDeletion)"));
     assert!(a.summary.contains("Deletion date: unknown"));
-    assert!(a.incident_key.is_some(), "shares the key's pending deletion");
-    let rule = |f: &str| common::alerts(f)[0].fact("Severity rule").map(str::to_string);
+    assert!(
+        a.incident_key.is_some(),
+        "shares the key's pending deletion"
+    );
+    let rule = |f: &str| {
+        common::alerts(f)[0]
+            .fact("Severity rule")
+            .map(str::to_string)
+    };
     assert_eq!(
         rule("events/aws/cloudtrail-ebs-volume-create-grant.json").as_deref(),
         Some("by_cloud_service (EC2's grant for an EBS volume)")

@@ -130,6 +130,85 @@ fn template_wires_every_handler_with_least_privilege() {
     );
 }
 
+/// A CloudFormation template parsed by PyYAML into JSON, its intrinsic functions (`!Ref`,
+/// `!If`, ...) read as null.
+fn cfn_yaml(rel: &str) -> serde_json::Value {
+    let python = common::root().join(".venv/bin/python");
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import sys, yaml, json\n\
+             yaml.SafeLoader.add_multi_constructor('!', lambda loader, suffix, node: None)\n\
+             json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+        ])
+        .arg(common::root().join(rel))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} ({e}); ./tests/run.sh creates it",
+                python.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{rel}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The rules that receive a use of a key pending deletion or disabled: read-only management
+/// events, so in the state that receives them, and narrow: the documented refusals, nothing else.
+#[test]
+fn unusable_key_use_rules_receive_read_only_refusals_only() {
+    let template = cfn_yaml("template.yaml");
+    let forwarder = cfn_yaml("deploy/aws/member-forwarder.yaml");
+    let rules = [
+        &template["Resources"]["UnusableKeyUseRule"],
+        &template["Resources"]["ForwardUnusableKeyUseToCentralBusRule"],
+        &forwarder["Resources"]["ForwardUnusableKeyUseRule"],
+    ];
+    let sample = |rel: &str| -> serde_json::Value {
+        serde_json::from_slice(&common::read(rel.as_ref())).unwrap()
+    };
+    let pending = sample("events/aws/cloudtrail-decrypt-pending-deletion-key.json");
+    // The log file's refused GenerateDataKey, as EventBridge would deliver it.
+    let log = sample("events/aws/cloudtrail-log-file-disabled-key-use.json");
+    let disabled = serde_json::json!({"source": "aws.kms", "detail-type": "AWS API Call via CloudTrail",
+        "detail": log["Records"][0]});
+    let succeeded = serde_json::json!({"source": "aws.kms", "detail-type": "AWS API Call via CloudTrail",
+        "detail": log["Records"][1]});
+    let mut importing = pending.clone();
+    importing["detail"]["errorMessage"] = "arn:aws:kms:eu-central-1:111122223333:key/3f9a1c2e-8b7d-4e6f-9a0b-c1d2e3f4a5b6 is pending import.".into();
+    for rule in rules {
+        let p = &rule["Properties"];
+        assert_eq!(
+            p["State"], "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+            "{rule}"
+        );
+        let pattern = &p["EventPattern"];
+        assert_eq!(
+            pattern["detail"]["errorCode"],
+            serde_json::json!(["KMSInvalidStateException", "DisabledException"])
+        );
+        assert!(matches(pattern, &pending), "pending deletion");
+        assert!(matches(pattern, &disabled), "disabled");
+        assert!(!matches(pattern, &succeeded), "a successful call");
+        assert!(!matches(pattern, &importing), "another key state");
+        assert!(p["Targets"][0]["DeadLetterConfig"].is_object());
+    }
+    // To the API-activity function's queue, which admits this rule.
+    let t = std::fs::read_to_string(common::root().join("template.yaml")).unwrap();
+    let rule = &t[t.find("  UnusableKeyUseRule:\n").unwrap()..];
+    let rule = &rule[..rule.find("\n\n").unwrap()];
+    assert!(rule.contains("Arn: !GetAtt ApiEventsQueue.Arn"), "{rule}");
+    assert_eq!(
+        t.matches("- !GetAtt UnusableKeyUseRule.Arn").count(),
+        2,
+        "queue and dead letters"
+    );
+}
+
 /// s.yaml parsed by PyYAML (installed with cfn-lint) into JSON.
 fn s_yaml() -> serde_json::Value {
     let python = common::root().join(".venv/bin/python");
@@ -430,6 +509,8 @@ fn matches_one(option: &serde_json::Value, got: &serde_json::Value) -> bool {
         serde_json::Value::Object(op) => {
             if let Some(prefix) = op.get("prefix").and_then(|p| p.as_str()) {
                 got.as_str().is_some_and(|g| g.starts_with(prefix))
+            } else if let Some(suffix) = op.get("suffix").and_then(|p| p.as_str()) {
+                got.as_str().is_some_and(|g| g.ends_with(suffix))
             } else if let Some(not) = op.get("anything-but").and_then(|a| a.as_array()) {
                 got.is_string() && !not.contains(got)
             } else {

@@ -58,7 +58,7 @@ const SINGLE: &[Expect] = &[
     e("events/aws/kms-cmk-deletion.json", Kind::KeyDeleted, Warning, Aws, AWS_ACCT, Some("us-west-2"), KEY, Some("2022-08-10T16:37:50Z"), Some("e9ce3425-7d22-412a-a699-e7a5fc3fbc9a")),
     e("events/aws/cloudtrail-schedule-key-deletion.json", Kind::KeyDeletionScheduled, Warning, Aws, AWS_ACCT, Some("us-east-1"), KEY, Some("2025-03-04T18:22:09Z"), Some("0f7c9a3e-5b2d-4e1f-8a6c-3d9b2e1f0a7c")),
     e("events/aws/cloudtrail-disable-key.json", Kind::ApiCall, Warning, Aws, AWS_ACCT, Some("ap-southeast-1"), Some("0987dcba-09fe-87dc-65ba-ab0987654321"), Some("2025-05-19T07:45:30Z"), Some("9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d")),
-    e("events/aws/cloudtrail-put-key-policy-denied.json", Kind::ApiCall, Warning, Aws, AWS_ACCT, Some("us-west-2"), KEY, Some("2025-07-01T23:59:58Z"), Some("11223344-5566-4778-899a-abbccddeeff0")),
+    e("events/aws/cloudtrail-put-key-policy-denied.json", Kind::ApiCall, Info, Aws, AWS_ACCT, Some("us-west-2"), KEY, Some("2025-07-01T23:59:58Z"), Some("11223344-5566-4778-899a-abbccddeeff0")),
     e("events/aws/cloudtrail-cancel-key-deletion.json", Kind::ApiCall, Info, Aws, AWS_ACCT, Some("us-east-1"), KEY, Some("2025-03-05T08:00:01Z"), Some("2b3c4d5e-6f70-4812-93a4-b5c6d7e8f901")),
     e("events/aws/sns-record.json", Kind::KeyRotated, Info, Aws, AWS_ACCT, Some("us-west-2"), KEY, Some("2022-08-10T16:37:50Z"), Some("6a7e8feb-b491-4cf7-a9f1-bf3703467718")),
     e("events/aws/unknown-event.json", Kind::Unknown, Warning, Aws, AWS_ACCT, Some("us-east-2"), None, Some("2025-10-02T04:05:06Z"), Some("d4c3b2a1-0f9e-4d8c-b7a6-958473625140")),
@@ -90,6 +90,9 @@ const SINGLE: &[Expect] = &[
     e("events/alibaba/cloudevent-actiontrail-console-disable-key.json", Kind::ApiCall, Warning, Alibaba, ALI_ACCT2, Some("cn-beijing"), Some("key-bjj64a1b2c3d4e5f6a7b8c9"), Some("2025-10-20T03:04:05Z"), Some("C0FFEE00-1234-4abc-9def-0123456789ab")),
     e("events/alibaba/legacy-push-rds-rotation-failure.json", Kind::SecretRotationFailed, Critical, Alibaba, ALI_ACCT2, Some("cn-hangzhou"), Some("prod/rds/billing"), Some("2025-10-12T02:15:00Z"), Some("1192850000000060:prod/rds/billing:1760235300")),
     e("events/alibaba/metric-alarm-4xx-unencoded-nulls.form", Kind::MetricAlarm, Warning, Alibaba, ALI_ACCT2, None, Some("kst-bjj6f1e2d3c4b5a697887"), Some("2025-10-20T03:42:00Z"), Some("putNewAlarm_user_2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6:1760931720000")),
+    e("events/aws/cloudtrail-decrypt-pending-deletion-key.json", Kind::PendingDeletionKeyUsed, Critical, Aws, Some("111122223333"), Some("eu-central-1"), Some("3f9a1c2e-8b7d-4e6f-9a0b-c1d2e3f4a5b6"), Some("2025-11-12T09:30:14Z"), Some("d8e9f0a1-b2c3-4d4e-9f5a-6b7c8d9e0f1a")),
+    e("events/aws/cloudtrail-ebs-volume-create-grant.json", Kind::ApiCall, Info, Aws, Some("111122223333"), Some("us-east-2"), Some("2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e"), Some("2025-11-14T08:15:02Z"), Some("1e2f3a4b-5c6d-4e7f-9a8b-9c0d1e2f3a4b")),
+    e("events/aws/cloudtrail-aws-service-create-grant.json", Kind::ApiCall, Info, Aws, Some("111122223333"), Some("eu-west-1"), Some("4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"), Some("2025-11-15T11:47:19Z"), Some("3a4b5c6d-7e8f-4a9b-8c0d-2e3f4a5b6c7d")),
     e("events/alibaba/actiontrail-delete-secret.json", Kind::SecretDeletionScheduled, Warning, Alibaba, ALI_ACCT2, Some("cn-shanghai"), Some("prod/rds/orders"), Some("2025-09-11T08:00:12Z"), Some("9F8E7D6C-5B4A-4321-8FED-CBA987654321")),
 ];
 
@@ -145,6 +148,7 @@ fn every_sample_file_is_covered_by_a_test() {
             "events/aws/sqs-batch.json",
             "events/alibaba/cloudevents-batch.json",
             "events/aws/cloudtrail-log-file.json",
+            "events/aws/cloudtrail-log-file-disabled-key-use.json",
         ])
         .collect();
     for path in common::sample_events() {
@@ -236,6 +240,72 @@ fn cloudtrail_log_file_alerts_on_kms_records_and_counts_the_rest() {
     .unwrap();
     assert_eq!(all.records.len(), 4);
     assert_eq!(all.skipped.read_only, 0);
+}
+
+#[test]
+fn a_disabled_key_used_in_a_log_file_is_critical_and_not_skipped() {
+    let bytes = common::read("events/aws/cloudtrail-log-file-disabled-key-use.json".as_ref());
+    let parsed =
+        kms_alerts_core::parse_with(&bytes, "log", kms_alerts_core::Options::default()).unwrap();
+    // The refused GenerateDataKey is read-only like the successful one, which alone is skipped.
+    assert_eq!(parsed.skipped.read_only, 1);
+    assert_eq!(parsed.records.len(), 1);
+    let a = parsed.records[0].result.as_ref().unwrap();
+    assert_eq!(
+        (a.kind, a.family, a.severity, a.cloud),
+        (Kind::DisabledKeyUsed, Family::ApiActivity, Critical, Aws)
+    );
+    assert_eq!(
+        a.title,
+        "Something still uses key 7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d, which is disabled"
+    );
+    assert_eq!(a.fact("Key"), Some("alias/reports"));
+    assert_eq!(a.fact("Key state"), Some("Disabled"));
+    assert_eq!(a.fact("Error code"), Some("DisabledException"));
+    assert_eq!(
+        (a.account.as_deref(), a.region.as_deref()),
+        (Some("444455556666"), Some("eu-west-1"))
+    );
+}
+
+#[test]
+fn severity_policy_samples_say_why() {
+    let a = &common::alerts("events/aws/cloudtrail-decrypt-pending-deletion-key.json")[0];
+    assert_eq!(
+        a.title,
+        "Something still uses key 3f9a1c2e-8b7d-4e6f-9a0b-c1d2e3f4a5b6, which is pending deletion (deletion date unknown)"
+    );
+    assert_eq!(a.fact("Error code"), Some("KMSInvalidStateException"));
+    assert_eq!(a.fact("Key state"), Some("PendingDeletion"));
+    assert!(a
+        .summary
+        .contains("Cancel the deletion (CancelKeyDeletion)"));
+    assert!(a.summary.contains("Deletion date: unknown"));
+    assert!(
+        a.incident_key.is_some(),
+        "shares the key's pending deletion"
+    );
+    let rule = |f: &str| {
+        common::alerts(f)[0]
+            .fact("Severity rule")
+            .map(str::to_string)
+    };
+    assert_eq!(
+        rule("events/aws/cloudtrail-ebs-volume-create-grant.json").as_deref(),
+        Some("by_cloud_service (EC2's grant for an EBS volume)")
+    );
+    assert_eq!(
+        rule("events/aws/cloudtrail-aws-service-create-grant.json").as_deref(),
+        Some("by_cloud_service (userIdentity.type AWSService)")
+    );
+    assert_eq!(
+        rule("events/aws/cloudtrail-put-key-policy-denied.json").as_deref(),
+        Some("by_cloud_service (userIdentity.type AWSService)")
+    );
+    assert_eq!(
+        rule("events/aws/cloudtrail-disable-key.json").as_deref(),
+        Some("reduces_key")
+    );
 }
 
 #[test]

@@ -29,7 +29,8 @@ List*, Get*) are skipped and counted; --include-read-only keeps the read-only ca
 A summary goes to stderr at the end (and progress while running, when stderr is a terminal).
 Kinds: key_rotated key_material_expired key_deleted key_deletion_scheduled
 secret_deletion_scheduled secret_deleted secret_rotation_failed secret_rotation_succeeded
-key_sync_failed key_sync_succeeded qps_near_quota client_key_expiring metric_alarm api_call unknown
+key_sync_failed key_sync_succeeded qps_near_quota client_key_expiring metric_alarm api_call
+pending_deletion_key_used disabled_key_used unknown
 Exit status: 0 all rendered, 1 some input or record was unreadable (the rest is still
 rendered), 2 usage.
 To publish to the targets in KMS_ALERTS_TARGETS, pipe the event into a handler binary,

@@ -30,6 +30,10 @@ pub enum Kind {
     ClientKeyExpiring,
     MetricAlarm,
     ApiCall,
+    /// A cryptographic operation refused because its key is pending deletion.
+    PendingDeletionKeyUsed,
+    /// A cryptographic operation refused because its key is disabled.
+    DisabledKeyUsed,
     Unknown,
 }
 
@@ -51,6 +55,8 @@ impl Kind {
             Kind::ClientKeyExpiring => "client_key_expiring",
             Kind::MetricAlarm => "metric_alarm",
             Kind::ApiCall => "api_call",
+            Kind::PendingDeletionKeyUsed => "pending_deletion_key_used",
+            Kind::DisabledKeyUsed => "disabled_key_used",
             Kind::Unknown => "unknown",
         }
     }
@@ -72,7 +78,9 @@ impl Kind {
             | Kind::ClientKeyExpiring
             | Kind::MetricAlarm
             | Kind::Unknown => Family::InstanceHealth,
-            Kind::ApiCall => Family::ApiActivity,
+            Kind::ApiCall | Kind::PendingDeletionKeyUsed | Kind::DisabledKeyUsed => {
+                Family::ApiActivity
+            }
         }
     }
 
@@ -93,7 +101,9 @@ impl Kind {
             | Kind::SecretRotationFailed
             | Kind::KeySyncFailed
             | Kind::QpsNearQuota
-            | Kind::ClientKeyExpiring => Severity::Critical,
+            | Kind::ClientKeyExpiring
+            | Kind::PendingDeletionKeyUsed
+            | Kind::DisabledKeyUsed => Severity::Critical,
         }
     }
 
@@ -114,6 +124,8 @@ impl Kind {
             Kind::ClientKeyExpiring => "KMS ClientKey expiring",
             Kind::MetricAlarm => "KMS metric alarm",
             Kind::ApiCall => "KMS API call",
+            Kind::PendingDeletionKeyUsed => "KMS key pending deletion still in use",
+            Kind::DisabledKeyUsed => "Disabled KMS key still in use",
             Kind::Unknown => "Unrecognized KMS event",
         }
     }

@@ -38,8 +38,9 @@ pub use render::{render, render_to, Format};
 pub use sources::stream::{maybe_gunzip, parse_piece, Piece, Pieces, MAX_PIECE_BYTES};
 pub use sources::trail_objects::{object_notices, object_notices_in, ObjectNotice, TrailObject};
 pub use sources::{
-    parse, parse_alarm_callback, parse_labelled, parse_value, parse_value_with, parse_with,
-    Options, Parsed, Record, Skipped, MAX_RECORDS_PER_PIECE, MAX_VALUES_PER_PIECE,
+    parse, parse_alarm_callback, parse_labelled, parse_value, parse_value_with, parse_with, Level,
+    Options, Parsed, PolicyRow, Record, Rule, Skipped, KEY_USE_CALLS, MAX_RECORDS_PER_PIECE,
+    MAX_VALUES_PER_PIECE, SEVERITY_POLICY,
 };
 
 /// Test helper: the one alert a single JSON event becomes.

@@ -112,7 +112,7 @@ impl Route {
     }
 }
 
-const ALL_KINDS: [Kind; 15] = [
+const ALL_KINDS: [Kind; 17] = [
     Kind::KeyRotated,
     Kind::KeyMaterialExpired,
     Kind::KeyDeleted,
@@ -127,13 +127,18 @@ const ALL_KINDS: [Kind; 15] = [
     Kind::ClientKeyExpiring,
     Kind::MetricAlarm,
     Kind::ApiCall,
+    Kind::PendingDeletionKeyUsed,
+    Kind::DisabledKeyUsed,
     Kind::Unknown,
 ];
 
 /// Which clouds report a kind (from the event sources this project reads).
 fn clouds_of(kind: Kind) -> &'static [Cloud] {
     match kind {
-        Kind::KeyRotated | Kind::KeyMaterialExpired => &[Cloud::Aws],
+        Kind::KeyRotated
+        | Kind::KeyMaterialExpired
+        | Kind::PendingDeletionKeyUsed
+        | Kind::DisabledKeyUsed => &[Cloud::Aws],
         Kind::SecretDeletionScheduled
         | Kind::SecretDeleted
         | Kind::SecretRotationFailed

@@ -7,8 +7,9 @@
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::Value;
 
+use super::policy::{self, Subject, UnusableState};
 use super::{aws_kms, Envelope};
-use crate::alert::{Cloud, Kind, Severity};
+use crate::alert::{Cloud, Kind};
 use crate::draft::Draft;
 use crate::fields::{field, number, text, time_field};
 use crate::{ids, links, Alert};
@@ -77,6 +78,8 @@ const DATA_PLANE: &[&str] = &[
 ];
 
 /// A successful call that only reads or uses a key or secret: the bulk of a trail log file.
+/// A failed one is never routine: a `Decrypt` refused because its key is pending deletion or
+/// disabled is `readOnly` too, and is the record most worth an alert.
 pub(super) fn is_routine_read(v: &Value) -> bool {
     if text(v, &["errorCode"]).is_some() {
         return false;
@@ -90,28 +93,6 @@ pub(super) fn is_routine_read(v: &Value) -> bool {
             .iter()
             .any(|p| name.starts_with(p))
 }
-
-/// Calls that change what a key can do, worth a warning even when they succeed.
-const RISKY: &[&str] = &[
-    "DisableKey",
-    "PutKeyPolicy",
-    "DisableKeyRotation",
-    "DeleteImportedKeyMaterial",
-    "DeleteAlias",
-    "UpdateAlias",
-    "CreateGrant",
-    "RetireGrant",
-    "RevokeGrant",
-    "DisconnectCustomKeyStore",
-    "DeleteCustomKeyStore",
-    "UpdatePrimaryRegion",
-    "ReplicateKey",
-    // Alibaba Cloud KMS
-    "DeleteKeyMaterial",
-    "DeleteSecret",
-    "SetDeletionProtection",
-    "UpdateSecretRotationPolicy",
-];
 
 /// `true`/`"true"` (ActionTrail and some exports stringify booleans).
 fn truthy(v: &Value, name: &str) -> bool {
@@ -175,6 +156,10 @@ struct Call<'a> {
     actor: Actor,
     name: String,
     error_code: Option<String>,
+    /// A cryptographic operation refused because its key is pending deletion or disabled.
+    unusable: Option<UnusableState>,
+    /// Why the call counts as made by a cloud service ([`policy::routine_reason`]).
+    routine: Option<&'static str>,
 }
 
 impl<'a> Call<'a> {
@@ -189,20 +174,31 @@ impl<'a> Call<'a> {
         } else {
             Cloud::Aws
         };
+        let actor = actor_kind(detail_type, detail, env);
+        let name = text(detail, &["eventName"]).unwrap_or_else(|| "UnknownCall".to_string());
+        let unusable = (cloud == Cloud::Aws)
+            .then(|| policy::unusable_key_use(&name, text(detail, &["errorMessage"]).as_deref()))
+            .flatten();
         Call {
             detail,
             req: field(detail, &["requestParameters"]).unwrap_or(&NULL),
             resp: field(detail, &["responseElements"]).unwrap_or(&NULL),
             cloud,
-            actor: actor_kind(detail_type, detail, env),
-            name: text(detail, &["eventName"]).unwrap_or_else(|| "UnknownCall".to_string()),
+            actor,
+            name,
             error_code: text(detail, &["errorCode"]),
+            unusable,
+            routine: policy::routine_reason(detail, actor == Actor::Service),
         }
     }
 
-    /// What happened: a lifecycle event the cloud itself reports, a scheduled or immediate
-    /// deletion, or any other call. A failed call is never the event it attempted.
+    /// What happened: a key used while pending deletion or disabled, a lifecycle event the
+    /// cloud itself reports, a scheduled or immediate deletion, or any other call. A failed
+    /// call is never the event it attempted.
     fn kind(&self) -> Kind {
+        if let Some(state) = self.unusable {
+            return state.kind();
+        }
         let aws = self.cloud == Cloud::Aws;
         match (self.name.as_str(), &self.error_code, self.actor) {
             ("DeleteKey", None, Actor::Service) if aws => Kind::KeyDeleted,
@@ -266,11 +262,34 @@ pub(super) fn normalize(event: Value, env: Option<&Envelope>) -> Alert {
     let target = locate(&mut d, &call);
     let caller = caller(call.detail);
     let pending = pending_deletion(&call, kind);
+    let rule = policy::decide(&Subject {
+        kind,
+        name: &call.name,
+        error_code: call.error_code.as_deref(),
+        routine: call.routine,
+    });
+    d.severity = Some(rule.severity(kind));
     facts(&mut d, &call, &target, caller.as_deref(), &pending);
+    d.fact(
+        "Severity rule",
+        Some(match (rule.rule, call.routine) {
+            (policy::Rule::ByCloudService, Some(why)) => format!("{} ({why})", rule.name),
+            _ => rule.name.to_string(),
+        }),
+    );
     d.summary = summary(&mut d, &call, &target, caller, &pending);
-    d.severity = severity(kind, &call);
-    if kind == Kind::ApiCall {
-        d.title = Some(title(&d, &call, &target));
+    match kind {
+        Kind::ApiCall => d.title = Some(title(&d, &call, &target)),
+        Kind::PendingDeletionKeyUsed | Kind::DisabledKeyUsed => {
+            d.title = Some(unusable_title(&d, &call, &target, &pending));
+            // A caller that keeps retrying pages once a day per key, not once per call.
+            d.dedup_discriminator = ids::per_day(d.occurred_at.as_deref())
+                .map(|day| format!("{day}|{}", caller_key(call.detail)));
+            if kind == Kind::PendingDeletionKeyUsed {
+                d.condition = Some(ids::KEY_DELETION.into());
+            }
+        }
+        _ => {}
     }
     d.console_url = console_url(&d, &call, &target);
     d.finish(event)
@@ -348,6 +367,7 @@ fn pending_deletion(call: &Call, kind: Kind) -> Pending {
     let window =
         number(req, &["pendingWindowInDays"]).or_else(|| number(resp, &["pendingWindowInDays"]));
     let replicas = key_state.as_deref() == Some("PendingReplicaDeletion");
+    let key_state = key_state.or_else(|| call.unusable.map(|u| u.key_state().to_string()));
     let date = time_field(resp, &["deletionDate"]).or_else(|| {
         (kind == Kind::KeyDeletionScheduled && !replicas)
             .then(|| deletion_from_window(call.detail, window))
@@ -424,6 +444,16 @@ fn summary(
         .or(target.secret.as_deref())
         .unwrap_or("a KMS key");
     match (kind, &call.error_code) {
+        (Kind::PendingDeletionKeyUsed, code) => format!(
+            "{who} {verb} {name} on key {on}, which is {}, and the call failed{}. Whatever made this call still depends on the key: once the key is deleted, nothing encrypted under it can be decrypted again. Cancel the deletion (CancelKeyDeletion) until nothing uses the key. Deletion date: {}.",
+            if pending.replicas { "pending replica deletion" } else { "pending deletion" },
+            code.as_deref().map(|c| format!(" with {c}")).unwrap_or_default(),
+            pending.date.as_deref().unwrap_or("unknown (the record does not carry it; DescribeKey shows it)")
+        ),
+        (Kind::DisabledKeyUsed, code) => format!(
+            "{who} {verb} {name} on key {on}, which is disabled, and the call failed{}. Whatever made this call still depends on the key. Enable the key (EnableKey) if it is still needed, or move the caller to another key before deleting this one.",
+            code.as_deref().map(|c| format!(" with {c}")).unwrap_or_default()
+        ),
         (Kind::KeyRotated | Kind::KeyDeleted | Kind::KeyMaterialExpired, _) => {
             if kind != Kind::KeyDeleted {
                 d.dedup_per_day();
@@ -449,21 +479,33 @@ fn summary(
     }
 }
 
-/// Lifecycle events keep their kind's severity; deletions warn; a denied call warns, another
-/// failed call informs; a successful call warns when it changes what a key can do.
-fn severity(kind: Kind, call: &Call) -> Option<Severity> {
-    match (kind, &call.error_code) {
-        (Kind::KeyRotated | Kind::KeyDeleted | Kind::KeyMaterialExpired, _) => None,
-        (Kind::KeyDeletionScheduled | Kind::SecretDeletionScheduled | Kind::SecretDeleted, _) => {
-            Some(Severity::Warning)
+/// Who made the call, for telling callers apart: the ARN, else the principal id, else the
+/// source address.
+fn caller_key(detail: &Value) -> String {
+    let who = field(detail, &["userIdentity"]).unwrap_or(&NULL);
+    text(who, &["arn"])
+        .or_else(|| text(who, &["principalId"]))
+        .or_else(|| text(detail, &["sourceIPAddress"]))
+        .unwrap_or_default()
+}
+
+/// `Something still uses key 1234abcd-..., which is pending deletion (deletion date unknown)`.
+fn unusable_title(d: &Draft, call: &Call, target: &Target, pending: &Pending) -> String {
+    let key = d
+        .resource_name
+        .as_ref()
+        .or(target.key_ref.as_ref())
+        .map(|k| crate::text::one_line(k, 80))
+        .unwrap_or_else(|| "(unknown key)".into());
+    let state = match (call.unusable, pending.date.as_deref()) {
+        (Some(UnusableState::Disabled), _) => "is disabled".to_string(),
+        (Some(UnusableState::PendingReplicaDeletion), _) => {
+            "is pending replica deletion (deletion date unknown)".to_string()
         }
-        (_, Some(code)) if code.contains("AccessDenied") || code.contains("Unauthorized") => {
-            Some(Severity::Warning)
-        }
-        (_, Some(_)) => Some(Severity::Info),
-        _ if RISKY.contains(&call.name.as_str()) => Some(Severity::Warning),
-        _ => Some(Severity::Info),
-    }
+        (_, Some(date)) => format!("is scheduled for deletion on {date}"),
+        (_, None) => "is pending deletion (deletion date unknown)".to_string(),
+    };
+    format!("Something still uses key {key}, which {state}")
 }
 
 /// `KMS API call DisableKey (failed): 1234abcd-...`, or `KMS service event ...`.
@@ -542,6 +584,11 @@ mod tests {
                 Severity::Warning,
             ),
             ("ImportKeyMaterial", Kind::ApiCall, Severity::Info),
+            ("ReplicateKey", Kind::ApiCall, Severity::Warning),
+            ("UpdatePrimaryRegion", Kind::ApiCall, Severity::Warning),
+            ("CreateGrant", Kind::ApiCall, Severity::Warning),
+            ("RevokeGrant", Kind::ApiCall, Severity::Warning),
+            ("Decrypt", Kind::ApiCall, Severity::Info),
         ];
         for (name, kind, severity) in table {
             let a = call(name, None);
@@ -595,5 +642,204 @@ mod actiontrail_tests {
         let a = call("Encrypt", serde_json::json!({"KeyId": "alias/app"}));
         assert_eq!((a.kind, a.severity), (Kind::ApiCall, Severity::Info));
         assert_eq!(a.resource_name.as_deref(), Some("alias/app"));
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use serde_json::{json, Value};
+
+    use crate::{Kind, Severity};
+
+    const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn record(name: &str, who: Value, error: Option<(&str, &str)>) -> Value {
+        let mut r = json!({"eventSource": "kms.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+            "eventTime": "2025-11-12T09:30:14Z", "eventID": "e-1", "readOnly": true, "eventType": "AwsApiCall",
+            "recipientAccountId": "111122223333", "userIdentity": who,
+            "requestParameters": {"keyId": ARN}, "responseElements": null,
+            "resources": [{"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": ARN}]});
+        if let Some((code, message)) = error {
+            r["errorCode"] = code.into();
+            r["errorMessage"] = message.into();
+        }
+        r
+    }
+
+    fn app() -> Value {
+        json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/app/app"})
+    }
+
+    fn eventbridge(detail: Value) -> crate::Alert {
+        crate::alert_of(
+            &json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.kms",
+            "region": "us-east-1", "account": "111122223333", "detail": detail}),
+        )
+    }
+
+    #[test]
+    fn a_key_used_while_pending_deletion_or_disabled_is_critical_whatever_the_code() {
+        let pending = format!("{ARN} is pending deletion.");
+        for code in ["KMSInvalidStateException", "DisabledException"] {
+            let a = eventbridge(record("Decrypt", app(), Some((code, &pending))));
+            assert_eq!(
+                (a.kind, a.severity),
+                (Kind::PendingDeletionKeyUsed, Severity::Critical),
+                "{code}"
+            );
+            assert_eq!(
+                a.title,
+                "Something still uses key 1234abcd-12ab-34cd-56ef-1234567890ab, which is pending deletion (deletion date unknown)"
+            );
+            assert_eq!(a.fact("Key state"), Some("PendingDeletion"));
+            assert_eq!(a.fact("Severity rule"), Some("unusable_key_use"));
+            assert!(a.summary.contains("CancelKeyDeletion"), "{}", a.summary);
+            assert!(
+                a.summary.contains("Deletion date: unknown"),
+                "{}",
+                a.summary
+            );
+            // It belongs to the key's pending deletion, which CancelKeyDeletion closes.
+            assert_eq!(
+                a.incident_key,
+                eventbridge(record("CancelKeyDeletion", app(), None)).incident_key
+            );
+        }
+        let disabled = format!("{ARN} is disabled.");
+        let a = eventbridge(record(
+            "Sign",
+            app(),
+            Some(("DisabledException", &disabled)),
+        ));
+        assert_eq!(
+            (a.kind, a.severity),
+            (Kind::DisabledKeyUsed, Severity::Critical)
+        );
+        assert!(a.title.ends_with("which is disabled"), "{}", a.title);
+        assert!(a.summary.contains("EnableKey"), "{}", a.summary);
+        // Even when an AWS service makes the call: something still depends on the key.
+        let ebs = json!({"type": "AssumedRole",
+            "arn": "arn:aws:sts::111122223333:assumed-role/aws:ec2-infrastructure/i-0a1b2c3d", "invokedBy": "ec2.amazonaws.com"});
+        let a = eventbridge(record(
+            "Decrypt",
+            ebs,
+            Some(("KMSInvalidStateException", &pending)),
+        ));
+        assert_eq!(
+            (a.kind, a.severity),
+            (Kind::PendingDeletionKeyUsed, Severity::Critical)
+        );
+        // Other states and other calls stay API calls.
+        let importing = format!("{ARN} is pending import.");
+        let a = eventbridge(record(
+            "Decrypt",
+            app(),
+            Some(("KMSInvalidStateException", &importing)),
+        ));
+        assert_eq!((a.kind, a.severity), (Kind::ApiCall, Severity::Info));
+        let a = eventbridge(record(
+            "EnableKey",
+            app(),
+            Some(("KMSInvalidStateException", &pending)),
+        ));
+        assert_eq!(a.kind, Kind::ApiCall);
+    }
+
+    #[test]
+    fn a_failed_use_in_a_log_file_is_alerted_not_skipped_as_read_only() {
+        let pending = format!("{ARN} is pending deletion.");
+        let log = json!({"Records": [
+            record("Decrypt", app(), Some(("KMSInvalidStateException", &pending))),
+            record("Decrypt", app(), None),
+        ]});
+        let parsed =
+            crate::parse_with(log.to_string().as_bytes(), "log", crate::Options::default())
+                .unwrap();
+        assert_eq!(parsed.skipped.read_only, 1, "the successful Decrypt");
+        assert_eq!(parsed.records.len(), 1);
+        let from_log = parsed.records[0].result.as_ref().unwrap();
+        assert_eq!(from_log.kind, Kind::PendingDeletionKeyUsed);
+        // The same record through EventBridge is the same alert, to the dedup key.
+        let from_rule = eventbridge(record(
+            "Decrypt",
+            app(),
+            Some(("KMSInvalidStateException", &pending)),
+        ));
+        assert_eq!(
+            (&from_log.title, &from_log.dedup_key, from_log.severity),
+            (&from_rule.title, &from_rule.dedup_key, from_rule.severity)
+        );
+    }
+
+    #[test]
+    fn repeated_failures_of_one_caller_dedup_per_day() {
+        let pending = format!("{ARN} is pending deletion.");
+        let at = |time: &str, id: &str, who: Value| {
+            let mut r = record("Decrypt", who, Some(("KMSInvalidStateException", &pending)));
+            r["eventTime"] = time.into();
+            r["eventID"] = id.into();
+            eventbridge(r).dedup_key
+        };
+        let other = json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/batch/batch"});
+        let first = at("2025-11-12T09:30:14Z", "e-1", app());
+        assert_eq!(first, at("2025-11-12T17:00:00Z", "e-2", app()));
+        assert_ne!(first, at("2025-11-13T09:30:14Z", "e-3", app()), "next day");
+        assert_ne!(
+            first,
+            at("2025-11-12T09:30:14Z", "e-4", other),
+            "another caller"
+        );
+    }
+
+    #[test]
+    fn calls_by_or_through_aws_services_are_info() {
+        let service =
+            json!({"type": "AWSService", "invokedBy": "workmail.eu-west-1.amazonaws.com"});
+        let on_behalf = json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice",
+            "invokedBy": "acm.amazonaws.com"});
+        for who in [service, on_behalf] {
+            for name in ["CreateGrant", "PutKeyPolicy", "DisableKey", "ReplicateKey"] {
+                let a = eventbridge(record(name, who.clone(), None));
+                assert_eq!(
+                    (a.kind, a.severity),
+                    (Kind::ApiCall, Severity::Info),
+                    "{name} {who}"
+                );
+                assert!(a
+                    .fact("Severity rule")
+                    .unwrap()
+                    .starts_with("by_cloud_service ("));
+            }
+            // A denied call by a service is the service's business too.
+            let a = eventbridge(record(
+                "PutKeyPolicy",
+                who.clone(),
+                Some(("AccessDeniedException", "no")),
+            ));
+            assert_eq!(a.severity, Severity::Info);
+            // Lifecycle events keep their level whoever caused them.
+            let a = eventbridge(record("ScheduleKeyDeletion", who.clone(), None));
+            assert_eq!(
+                (a.kind, a.severity),
+                (Kind::KeyDeletionScheduled, Severity::Warning)
+            );
+        }
+        // The same calls by a person warn.
+        let a = eventbridge(record("CreateGrant", app(), None));
+        assert_eq!(a.severity, Severity::Warning);
+        assert_eq!(a.fact("Severity rule"), Some("changes_access"));
+        let a = eventbridge(record(
+            "PutKeyPolicy",
+            app(),
+            Some(("AccessDeniedException", "no")),
+        ));
+        assert_eq!(
+            (a.severity, a.fact("Severity rule")),
+            (Severity::Warning, Some("denied"))
+        );
+        // An AWS managed key, named by its alias.
+        let mut r = record("CreateGrant", app(), None);
+        r["requestParameters"]["keyId"] = "alias/aws/ebs".into();
+        assert_eq!(eventbridge(r).severity, Severity::Info);
     }
 }

@@ -33,6 +33,7 @@ mod api_call;
 mod aws_kms;
 mod evidence;
 mod metric_alarm;
+mod policy;
 mod route;
 pub(crate) mod stream;
 pub mod trail_objects;
@@ -49,6 +50,7 @@ use crate::alert::{Alert, Cloud};
 use crate::doc::Doc;
 use crate::error::ParseError;
 use crate::fields::{scalar_text, Node};
+pub use policy::{Level, PolicyRow, Rule, KEY_USE_CALLS, SEVERITY_POLICY};
 use route::{Ctx, Place, Walker};
 use stream::{Piece, Pieces, MAX_PIECE_BYTES};
 

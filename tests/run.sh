@@ -17,7 +17,8 @@ for component in rustfmt clippy; do
 done
 # GNU time measures the CLI's peak RSS in the memory-bound tests.
 if [ ! -x /usr/bin/time ]; then
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq time >/dev/null
 fi
 export MOTO_SERVER="$PWD/$venv/bin/moto_server"
 export CFN_LINT="$PWD/$venv/bin/cfn-lint"

@@ -133,14 +133,19 @@ fn template_wires_every_handler_with_least_privilege() {
 /// A CloudFormation template parsed by PyYAML into JSON, its intrinsic functions (`!Ref`,
 /// `!If`, ...) read as null.
 fn cfn_yaml(rel: &str) -> serde_json::Value {
+    yaml_as_json(
+        rel,
+        "import sys, yaml, json\n\
+         yaml.SafeLoader.add_multi_constructor('!', lambda loader, suffix, node: None)\n\
+         json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+    )
+}
+
+/// `rel` read by `script` (PyYAML, installed with cfn-lint) and printed as JSON.
+fn yaml_as_json(rel: &str, script: &str) -> serde_json::Value {
     let python = common::root().join(".venv/bin/python");
     let out = Command::new(&python)
-        .args([
-            "-c",
-            "import sys, yaml, json\n\
-             yaml.SafeLoader.add_multi_constructor('!', lambda loader, suffix, node: None)\n\
-             json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
-        ])
+        .args(["-c", script])
         .arg(common::root().join(rel))
         .output()
         .unwrap_or_else(|e| {
@@ -151,7 +156,7 @@ fn cfn_yaml(rel: &str) -> serde_json::Value {
         });
     assert!(
         out.status.success(),
-        "{rel}: {}",
+        "{rel} is not valid YAML: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
@@ -211,26 +216,10 @@ fn unusable_key_use_rules_receive_read_only_refusals_only() {
 
 /// s.yaml parsed by PyYAML (installed with cfn-lint) into JSON.
 fn s_yaml() -> serde_json::Value {
-    let python = common::root().join(".venv/bin/python");
-    let out = Command::new(&python)
-        .args([
-            "-c",
-            "import sys, yaml, json; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
-        ])
-        .arg(common::root().join("s.yaml"))
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {} ({e}); ./tests/run.sh creates it",
-                python.display()
-            )
-        });
-    assert!(
-        out.status.success(),
-        "s.yaml is not valid YAML: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    yaml_as_json(
+        "s.yaml",
+        "import sys, yaml, json; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+    )
 }
 
 #[test]

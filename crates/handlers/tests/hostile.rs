@@ -162,35 +162,16 @@ fn hostile_and_huge_events_through_lambda_to_sns_and_sqs() {
 #[test]
 fn hostile_text_is_inert_in_messages_people_read() {
     let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
-    let port = kms_alerts_testkit::free_port();
     let targets = format!(
         "mns:{0}/topics/email?format=text mns:{0}/queues/chat?format=markdown mns:{0}/queues/machines",
         mns.endpoint()
     );
-    let p = Proc::spawn(
-        env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
-        &[
-            ("FC_FUNCTION_NAME", "t".into()),
-            ("FC_CUSTOM_LISTEN_PORT", port.to_string()),
-            ("KMS_ALERTS_TARGETS", targets),
-        ],
-    );
-    let addr = format!("127.0.0.1:{port}");
-    let end = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < end, "{}", p.logs());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let headers = [
-        ("x-fc-request-id", "h-1"),
-        ("x-fc-access-key-id", "id"),
-        ("x-fc-access-key-secret", FAKE_ALIBABA_SECRET),
-    ];
+    let (_p, addr) = start_fc(targets);
     let (status, _, body) = request(
         &addr,
         "POST",
         "/invoke",
-        &headers,
+        &FC_HEADERS,
         &hostile_secret_event(HOSTILE),
     )
     .unwrap();
@@ -201,7 +182,7 @@ fn hostile_text_is_inert_in_messages_people_read() {
         &addr,
         "POST",
         "/invoke",
-        &headers,
+        &FC_HEADERS,
         &huge_aws_event(900 * 1024),
     )
     .unwrap();
@@ -235,25 +216,22 @@ fn hostile_text_is_inert_in_messages_people_read() {
     );
 }
 
-/// The bound README states for an FC event function on any body up to its limit, in KiB.
-const FC_LIMIT_KIB: u64 = 64 * 1024;
+/// The FC headers of an event call with the fake credentials.
+const FC_HEADERS: [(&str, &str); 3] = [
+    ("x-fc-request-id", "h-1"),
+    ("x-fc-access-key-id", "id"),
+    ("x-fc-access-key-secret", FAKE_ALIBABA_SECRET),
+];
 
-/// Bodies of up to FC's 1 MiB limit built to cost the most memory per byte: an FC event
-/// function answers each (refused or published), stays at or under 64 MiB, and serves the
-/// next event.
-#[test]
-fn hostile_bodies_up_to_the_limit_keep_an_fc_function_bounded() {
-    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+/// `kms-secret-lifecycle` as an FC event function sending to `targets`, once it accepts.
+fn start_fc(targets: String) -> (Proc, String) {
     let port = kms_alerts_testkit::free_port();
     let mut p = Proc::spawn(
         env!("CARGO_BIN_EXE_kms-secret-lifecycle"),
         &[
             ("FC_FUNCTION_NAME", "t".into()),
             ("FC_CUSTOM_LISTEN_PORT", port.to_string()),
-            (
-                "KMS_ALERTS_TARGETS",
-                format!("mns:{}/queues/machines", mns.endpoint()),
-            ),
+            ("KMS_ALERTS_TARGETS", targets),
         ],
     );
     let addr = format!("127.0.0.1:{port}");
@@ -263,11 +241,19 @@ fn hostile_bodies_up_to_the_limit_keep_an_fc_function_bounded() {
         assert!(Instant::now() < end, "{}", p.logs());
         std::thread::sleep(Duration::from_millis(20));
     }
-    let headers = [
-        ("x-fc-request-id", "h-1"),
-        ("x-fc-access-key-id", "id"),
-        ("x-fc-access-key-secret", FAKE_ALIBABA_SECRET),
-    ];
+    (p, addr)
+}
+
+/// The bound README states for an FC event function on any body up to its limit, in KiB.
+const FC_LIMIT_KIB: u64 = 64 * 1024;
+
+/// Bodies of up to FC's 1 MiB limit built to cost the most memory per byte: an FC event
+/// function answers each (refused or published), stays at or under 64 MiB, and serves the
+/// next event.
+#[test]
+fn hostile_bodies_up_to_the_limit_keep_an_fc_function_bounded() {
+    let mns = MnsServer::start(FAKE_ALIBABA_SECRET, 0);
+    let (mut p, addr) = start_fc(format!("mns:{}/queues/machines", mns.endpoint()));
     let limit: usize = 1024 * 1024;
     let fill = |open: &str, item: &str, close: &str| {
         let n = (limit - open.len() - close.len()) / (item.len() + 1);
@@ -317,7 +303,7 @@ fn hostile_bodies_up_to_the_limit_keep_an_fc_function_bounded() {
         }),
     ];
     for (what, body) in &bodies {
-        let (status, _, resp) = request(&addr, "POST", "/invoke", &headers, body)
+        let (status, _, resp) = request(&addr, "POST", "/invoke", &FC_HEADERS, body)
             .unwrap_or_else(|e| panic!("{what}: {e}\n{}", p.logs()));
         let peak = p.peak_rss_kib().unwrap();
         eprintln!(
@@ -341,7 +327,7 @@ fn hostile_bodies_up_to_the_limit_keep_an_fc_function_bounded() {
         &addr,
         "POST",
         "/invoke",
-        &headers,
+        &FC_HEADERS,
         &hostile_secret_event("next"),
     )
     .unwrap();

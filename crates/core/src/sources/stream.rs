@@ -366,7 +366,9 @@ impl<R: BufRead> Pieces<R> {
     }
 
     /// Skips to the end of the object whose `Records` array just closed: any further
-    /// `, "key": value` members are read and dropped, never held.
+    /// `, "key": value` members are read and dropped, never held. A second `Records` member is
+    /// a broken framing: a JSON decoder keeps the last one where this read the first, so the
+    /// same bytes would give other alerts on Lambda (decoded JSON) than here.
     fn rest_of_object(&mut self) -> Result<(), String> {
         let io = |e: std::io::Error| e.to_string();
         let mut dropped = Taken::new(0);
@@ -380,7 +382,12 @@ impl<R: BufRead> Pieces<R> {
                 Some(b',') => {
                     self.reader.consume(1);
                     self.skip_ws().map_err(io)?;
-                    self.value(&mut dropped)?;
+                    // Keys are short: one longer than this is not `"Records"`, however escaped.
+                    let mut key = Taken::new(64);
+                    self.value(&mut key)?;
+                    if serde_json::from_slice::<String>(&key.bytes).is_ok_and(|k| k == "Records") {
+                        return Err("a second Records member in the same object".into());
+                    }
                     if self.skip_ws().map_err(io)? != Some(b':') {
                         return Err("expected ':' after a key".into());
                     }
@@ -887,6 +894,25 @@ alertName={}"#,
             assert_eq!(shape.is_json_scalar(), scalar, "{shape_of}");
             assert_eq!(is_json_scalar(shape_of.as_bytes()), scalar, "{shape_of}");
         }
+    }
+
+    #[test]
+    fn a_second_records_member_is_a_broken_framing() {
+        // The whole_input fuzz target fails on it (bytes against decoded JSON): the splitter
+        // read the first list, a JSON decoder (Lambda's) keeps the last.
+        for input in [
+            r#"{"Records": [1], "Records": [2]}"#,
+            r#"{"Records": [1], "n": {"Records": 3}, "Rec\u006frds": []}"#,
+        ] {
+            let got: Vec<_> = Pieces::new(input.as_bytes(), "t").collect();
+            assert!(got[0].is_ok(), "{input}");
+            let e = got[1].as_ref().unwrap_err().to_string();
+            assert!(e.contains("a second Records member"), "{input}: {e}");
+            assert!(super::super::parse_with(input.as_bytes(), "t", Options::default()).is_err());
+        }
+        // Nested, or once only: read as before.
+        let ok = r#"{"Records": [1], "n": {"Records": 3}, "Recordsx": []}"#;
+        assert_eq!(pieces(ok), [Piece::Record(b"1".to_vec())]);
     }
 
     #[test]

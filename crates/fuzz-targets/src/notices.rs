@@ -5,7 +5,7 @@ use kms_alerts_core::sources::trail_objects::not_a_log;
 use kms_alerts_core::{object_notices, object_notices_in};
 use serde_json::Value;
 
-/// Only log objects are named, each once per delivery; raw bytes and decoded JSON name the
+/// Only log objects are named (by either spelling of their key), each once per delivery; raw bytes and decoded JSON name the
 /// same objects; a `Records` list of deliveries gives one notice per delivery.
 pub fn s3_notices(data: &[u8]) {
     let Ok(notices) = object_notices(data, "notification") else {
@@ -22,7 +22,14 @@ pub fn s3_notices(data: &[u8]) {
                 !objects[..n].contains(object),
                 "named twice in one delivery: {object:?}"
             );
-            assert_ne!(object.alternative_key.as_ref(), Some(&object.key));
+            if let Some(alternative) = &object.alternative_key {
+                assert_ne!(alternative, &object.key, "the same key twice: {object:?}");
+                assert_eq!(
+                    not_a_log(alternative),
+                    None,
+                    "the other spelling is not a log object: {object:?}"
+                );
+            }
         }
     }
     if let Ok(value) = serde_json::from_slice::<Value>(data) {

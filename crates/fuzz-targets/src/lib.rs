@@ -30,8 +30,11 @@ pub use notices::s3_notices;
 pub use stream::stream_splitter;
 pub use whole::whole_input;
 
+/// A target's body: the fuzzer's bytes in, a panic when an invariant breaks.
+pub type Body = fn(&[u8]);
+
 /// Every target by the name of its directory under `fuzz/corpus/` and its binary in `fuzz/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("stream_splitter", stream_splitter),
     ("whole_input", whole_input),
     ("fast_reader", fast_reader),

@@ -43,6 +43,24 @@ pub use sources::{
     MAX_VALUES_PER_PIECE, SEVERITY_POLICY,
 };
 
+/// Entry points for the fuzz targets (`crates/fuzz-targets`, `fuzz/`) into parsers that are
+/// otherwise private. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use serde_json::Value;
+
+    /// The fast JSON reader alone: what it reads itself, as a `Value`, or `None` where it
+    /// leaves the input to `serde_json`.
+    pub fn fast_read(input: &[u8]) -> Option<Value> {
+        crate::doc::Doc::fast(input).map(|doc| doc.to_value())
+    }
+
+    /// The borrowed reader as every path uses it (the fast reader, else `serde_json`).
+    pub fn doc_parse(input: &[u8]) -> Result<Value, serde_json::Error> {
+        crate::doc::Doc::parse(input).map(|doc| doc.to_value())
+    }
+}
+
 /// Test helper: the one alert a single JSON event becomes.
 #[cfg(test)]
 pub(crate) fn alert_of(event: &serde_json::Value) -> Alert {

@@ -143,6 +143,12 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// The fast reader alone: what it reads itself, or `None` where it leaves the input to
+    /// `serde_json` (for the fuzz targets, through [`crate::fuzzing`]).
+    pub fn fast(input: &'a [u8]) -> Option<Doc<'a>> {
+        fast::read(input)
+    }
+
     /// The same value, owning all its strings.
     pub fn into_owned(self) -> Doc<'static> {
         match self {

@@ -518,6 +518,43 @@ mod tests {
     }
 
     #[test]
+    fn skipped_trail_records_after_the_last_allowed_record_are_within_the_limit() {
+        // The whole_input fuzz target's seed events/aws/cloudtrail-log-file-disabled-key-use.json
+        // (one alert, then a routine read) was refused under a limit of 1: reaching the limit,
+        // not passing it, marked the input over it.
+        let call = |name: &str, error: Option<&str>| {
+            let mut r = json!({"eventVersion": "1.08", "eventSource": "kms.amazonaws.com",
+                "eventName": name, "readOnly": true, "awsRegion": "us-east-1",
+                "requestParameters": {"keyId": "k"}});
+            if let Some(e) = error {
+                r["errorCode"] = json!(e);
+            }
+            r
+        };
+        let log = json!({"Records": [
+            call("GenerateDataKey", Some("DisabledException")),
+            call("GenerateDataKey", None),
+            {"eventVersion": "1.08", "eventSource": "ec2.amazonaws.com", "eventName": "RunInstances"},
+        ]});
+        let one = Options {
+            max_records: Some(1),
+            ..Options::default()
+        };
+        let parsed = parse_with(log.to_string().as_bytes(), "log", one).unwrap();
+        assert_eq!(parsed.records.len(), 1);
+        assert_eq!(parsed.skipped.total(), 2);
+        let decoded = parse_value_with(log.clone(), one);
+        assert_eq!((decoded.records.len(), decoded.over_limit), (1, false));
+        // One more alert is over it, by either path.
+        let mut two = log;
+        let mut disable = call("DisableKey", None);
+        disable["readOnly"] = json!(false);
+        two["Records"].as_array_mut().unwrap().push(disable);
+        assert!(parse_with(two.to_string().as_bytes(), "log", one).is_err());
+        assert!(parse_value_with(two, one).over_limit);
+    }
+
+    #[test]
     fn deep_nesting_is_bounded() {
         let mut s = json!({"detail-type": "KMS CMK Deletion", "source": "aws.kms", "detail": {"key-id": "k"}}).to_string();
         for _ in 0..12 {

@@ -91,24 +91,24 @@ impl Walker {
         self.out
     }
 
+    /// Adds a record; past the record limit, marks the input over it instead. Only a record
+    /// marks it: an input of exactly the limit, followed by skipped trail records, is within it.
     fn push(&mut self, ctx: &Ctx, result: Result<Alert, ParseError>) {
+        if self
+            .options
+            .max_records
+            .is_some_and(|max| self.out.records.len() >= max)
+        {
+            self.out.over_limit = true;
+            return;
+        }
         self.out.records.push(record(ctx.delivery_id, result));
     }
 
-    /// True once the record limit is reached: nothing more is routed, and reaching for more
-    /// marks the input over the limit.
-    fn full(&mut self) -> bool {
-        let full = self
-            .options
-            .max_records
-            .is_some_and(|max| self.out.records.len() >= max);
-        self.out.over_limit |= full;
-        full
-    }
-
     /// Routes `value`, found at `place`, `depth` levels into its input (see the module rule).
+    /// Once the input is over the record limit, nothing more is routed.
     pub fn walk(&mut self, value: Value, place: Place, ctx: &Ctx, depth: usize) {
-        if self.full() {
+        if self.out.over_limit {
             return;
         }
         if depth >= MAX_DEPTH {

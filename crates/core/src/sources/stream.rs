@@ -119,6 +119,45 @@ struct Taken {
     bytes: Vec<u8>,
     len: u64,
     max: usize,
+    /// For a top-level value that may be a scalar: its [`Shape`], which outlives the bytes
+    /// when the value is over the cap.
+    shape: Option<Shape>,
+}
+
+/// What [`is_json_scalar`] needs of a value, in a few bytes whatever its length: the value
+/// with every run of digits cut to its first two (`-12.5e10` and `-123456.5e1000` have the
+/// same shape; `0` and `01` do not). A JSON scalar's shape is at most 10 bytes (a number) or 5
+/// (a literal); anything longer is not one.
+#[derive(Default)]
+struct Shape {
+    bytes: Vec<u8>,
+    too_long: bool,
+}
+
+impl Shape {
+    const MAX: usize = 16;
+
+    fn push(&mut self, b: &[u8]) {
+        for &c in b {
+            if self.too_long {
+                return;
+            }
+            let n = self.bytes.len();
+            if c.is_ascii_digit() && n >= 2 && self.bytes[n - 2..].iter().all(u8::is_ascii_digit) {
+                continue;
+            }
+            if self.bytes.len() == Shape::MAX {
+                self.too_long = true;
+                self.bytes = Vec::new();
+                return;
+            }
+            self.bytes.push(c);
+        }
+    }
+
+    fn is_json_scalar(&self) -> bool {
+        !self.too_long && is_json_scalar(&self.bytes)
+    }
 }
 
 impl Taken {
@@ -127,12 +166,32 @@ impl Taken {
             bytes: Vec::new(),
             len: 0,
             max,
+            shape: None,
+        }
+    }
+
+    /// [`Taken::new`], also keeping the value's [`Shape`].
+    fn with_shape(max: usize) -> Self {
+        Taken {
+            shape: Some(Shape::default()),
+            ..Taken::new(max)
+        }
+    }
+
+    /// Whether the value is a JSON scalar (`true`, a number...), over the cap or not.
+    fn is_json_scalar(&self) -> bool {
+        match &self.shape {
+            Some(shape) => shape.is_json_scalar(),
+            None => is_json_scalar(&self.bytes),
         }
     }
 
     /// Adds `b`: kept while the value stays within the cap; past it the value is only
     /// counted and what was kept is let go, so no more than the cap is ever held.
     fn push(&mut self, b: &[u8]) {
+        if let Some(shape) = &mut self.shape {
+            shape.push(b);
+        }
         self.len += b.len() as u64;
         if self.len <= self.max as u64 {
             self.bytes.extend_from_slice(b);
@@ -307,7 +366,9 @@ impl<R: BufRead> Pieces<R> {
     }
 
     /// Skips to the end of the object whose `Records` array just closed: any further
-    /// `, "key": value` members are read and dropped, never held.
+    /// `, "key": value` members are read and dropped, never held. A second `Records` member is
+    /// a broken framing: a JSON decoder keeps the last one where this read the first, so the
+    /// same bytes would give other alerts on Lambda (decoded JSON) than here.
     fn rest_of_object(&mut self) -> Result<(), String> {
         let io = |e: std::io::Error| e.to_string();
         let mut dropped = Taken::new(0);
@@ -321,7 +382,12 @@ impl<R: BufRead> Pieces<R> {
                 Some(b',') => {
                     self.reader.consume(1);
                     self.skip_ws().map_err(io)?;
-                    self.value(&mut dropped)?;
+                    // Keys are short: one longer than this is not `"Records"`, however escaped.
+                    let mut key = Taken::new(64);
+                    self.value(&mut key)?;
+                    if serde_json::from_slice::<String>(&key.bytes).is_ok_and(|k| k == "Records") {
+                        return Err("a second Records member in the same object".into());
+                    }
                     if self.skip_ws().map_err(io)? != Some(b':') {
                         return Err("expected ':' after a key".into());
                     }
@@ -405,9 +471,12 @@ impl<R: BufRead> Pieces<R> {
                 Ok(Some(out.piece(true, false)))
             }
             b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                // A number or literal over the cap is still one (and the stream goes on
+                // after it): its shape tells, not its bytes.
+                let mut out = Taken::with_shape(self.max_piece);
                 if self.value(&mut out).is_err() {
                     self.mode = Mode::Done;
-                } else if b != b'"' && !is_json_scalar(&out.bytes) {
+                } else if b != b'"' && !out.is_json_scalar() {
                     // Not JSON after all (`namespace=acs_kms&...`): the rest joins it.
                     self.rest(&mut out).map_err(io)?;
                     self.mode = Mode::Done;
@@ -772,6 +841,78 @@ alertName={}"#,
         };
         let e = super::super::parse_with(input.as_bytes(), "request r-1", options).unwrap_err();
         assert!(e.to_string().starts_with("request r-1 record 2: "), "{e}");
+    }
+
+    #[test]
+    fn a_scalar_over_the_cap_is_one_piece_and_the_rest_is_read() {
+        // Found by the stream_splitter fuzz target: a number over the cap took the rest of
+        // the input with it, as if it were a form.
+        let long = "9".repeat(100);
+        for (input, want) in [
+            (format!("{long}\n{{\"a\":1}}\n2"), vec![100, 7, 1]),
+            (format!("-{long}.{long}e+{long} true"), vec![304, 4]),
+        ] {
+            let got: Vec<Piece> = Pieces::new(input.as_bytes(), "t")
+                .max_piece_bytes(64)
+                .map(Result::unwrap)
+                .collect();
+            let lens: Vec<usize> = got
+                .iter()
+                .map(|p| match p {
+                    Piece::TooLarge { len, .. } => *len as usize,
+                    p => p.bytes().len(),
+                })
+                .collect();
+            assert_eq!(lens, want, "{got:?}");
+            assert!(matches!(got[0], Piece::TooLarge { whole: true, .. }));
+        }
+        // A form over the cap is still the whole rest of the input, as within it.
+        let form = format!("namespace=acs_kms&x={long} 2");
+        let got: Vec<Piece> = Pieces::new(form.as_bytes(), "t")
+            .max_piece_bytes(64)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            got,
+            [Piece::TooLarge {
+                len: form.len() as u64,
+                max: 64,
+                whole: true
+            }]
+        );
+        for (shape_of, scalar) in [
+            ("0", true),
+            ("01", false),
+            ("-0.5e-7", true),
+            ("1234567890123456789012345678901234567890", true),
+            ("12345678901234567890123456789.", false),
+            ("truex", false),
+            ("nu", false),
+        ] {
+            let mut shape = Shape::default();
+            shape.push(shape_of.as_bytes());
+            assert_eq!(shape.is_json_scalar(), scalar, "{shape_of}");
+            assert_eq!(is_json_scalar(shape_of.as_bytes()), scalar, "{shape_of}");
+        }
+    }
+
+    #[test]
+    fn a_second_records_member_is_a_broken_framing() {
+        // The whole_input fuzz target fails on it (bytes against decoded JSON): the splitter
+        // read the first list, a JSON decoder (Lambda's) keeps the last.
+        for input in [
+            r#"{"Records": [1], "Records": [2]}"#,
+            r#"{"Records": [1], "n": {"Records": 3}, "Rec\u006frds": []}"#,
+        ] {
+            let got: Vec<_> = Pieces::new(input.as_bytes(), "t").collect();
+            assert!(got[0].is_ok(), "{input}");
+            let e = got[1].as_ref().unwrap_err().to_string();
+            assert!(e.contains("a second Records member"), "{input}: {e}");
+            assert!(super::super::parse_with(input.as_bytes(), "t", Options::default()).is_err());
+        }
+        // Nested, or once only: read as before.
+        let ok = r#"{"Records": [1], "n": {"Records": 3}, "Recordsx": []}"#;
+        assert_eq!(pieces(ok), [Piece::Record(b"1".to_vec())]);
     }
 
     #[test]

@@ -464,33 +464,7 @@ fn event_functions_refuse_http_trigger_calls_and_have_no_alarm_route() {
 
 /// Reads an HTTP/1.1 answer: status, headers (lower-case names) and body.
 fn read_response(s: std::net::TcpStream) -> (u16, HashMap<String, String>, String) {
-    use std::io::{BufRead, BufReader, Read};
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let mut headers = HashMap::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).unwrap();
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let len = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).unwrap();
+    let (status, headers, body) = kms_alerts_testkit::http::read_response(s).unwrap();
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 

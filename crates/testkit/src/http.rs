@@ -181,6 +181,12 @@ pub fn request(
     let mut msg = head.into_bytes();
     msg.extend_from_slice(body);
     s.write_all(&msg)?;
+    read_response(s)
+}
+
+/// Reads an HTTP/1.1 answer from `s`: status, headers (lower-case names) and body (by its
+/// `content-length`, else to the end).
+pub fn read_response(s: TcpStream) -> std::io::Result<(u16, HashMap<String, String>, Vec<u8>)> {
     let mut r = BufReader::new(s);
     let mut status_line = String::new();
     r.read_line(&mut status_line)?;
